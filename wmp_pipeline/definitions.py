@@ -1,0 +1,23 @@
+"""The Dagster code location: gathers the definitions of each area."""
+
+from __future__ import annotations
+
+from dagster import Definitions, in_process_executor
+
+from wmp_pipeline.defs.dbt import assets as dbt_assets
+from wmp_pipeline.defs.ingest import assets as ingest_assets
+from wmp_pipeline.defs.jobs import weekly_job
+from wmp_pipeline.defs.resources import build_resources
+from wmp_pipeline.defs.schedules import weekly_schedule
+from wmp_pipeline.defs.sensors import connect_drop_sensor
+
+defs = Definitions(
+    assets=[*ingest_assets.assets, *dbt_assets.assets],
+    asset_checks=[],
+    jobs=[weekly_job],
+    schedules=[weekly_schedule],
+    sensors=[connect_drop_sensor],
+    resources=build_resources(),
+    # DuckDB has one writer: every step runs in the run's own process, in order.
+    executor=in_process_executor,
+)

@@ -1,0 +1,50 @@
+"""dbt models on DuckDB as Dagster assets, joined to the raw ingest assets."""
+
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from wmp_pipeline.defs.project import dbt_project
+from wmp_pipeline.defs.resources import WarehouseResource
+
+_GROUP_BY_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
+
+
+class WmpDbtTranslator(DagsterDbtTranslator):
+    """Groups dbt models by layer (staging / intermediate / marts) and the seed as reference.
+
+    Asset keys stay dagster-dbt's defaults (the bare model name); sources take
+    the asset key in their YAML ``meta`` so they join the raw ingest assets.
+    """
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        fqn = dbt_resource_props.get("fqn", [])
+        for part in fqn[1:-1]:
+            if part in _GROUP_BY_FOLDER:
+                # IOM-specific models live under <layer>/iom and join the iom group
+                return "iom" if "iom" in fqn[1:-1] else _GROUP_BY_FOLDER[part]
+        return "dbt"
+
+
+translator = WmpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator)
+def wmp_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """``dbt build`` (models, seed, data tests and unit tests) on the working DuckDB file.
+
+    dbt writes the same file as the Python assets (WMP_DUCKDB_PATH), under the
+    same writer lock, so no two processes ever write it at once.
+    """
+    os.environ["WMP_DUCKDB_PATH"] = warehouse.database_path
+    with warehouse.writer_lock():
+        yield from dbt.cli(["build"], context=context).stream()
+
+
+assets = [wmp_dbt_models]

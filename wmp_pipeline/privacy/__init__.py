@@ -1,0 +1,1 @@
+"""Pseudonymisation of person identifiers for analyst-facing tables."""
