@@ -133,7 +133,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, drop: Drop, table: str, now: date
         result.extra_columns = header.extra_columns
         incoming = f"_incoming_{table}"
         con.execute(f"drop table if exists {incoming}")
-        bad_rows: list[tuple[int, str, str]] = []
+        bad_rows: list[tuple[int, str, str, str | None]] = []
         first = True
         for chunk in chunks:
             con.register("_chunk", chunk.good)
@@ -172,8 +172,8 @@ def _load_file(con: duckdb.DuckDBPyConnection, drop: Drop, table: str, now: date
     )
     if bad_rows:
         con.executemany(
-            f"insert into {RAW_SCHEMA}.connect_quarantine values (?, ?, ?, ?, null, ?, ?, ?, null)",
-            [[drop.drop_id, table, f.name, n, f"row {reason}", raw, now] for n, reason, raw in bad_rows],
+            f"insert into {RAW_SCHEMA}.connect_quarantine values (?, ?, ?, ?, ?, ?, ?, ?, null)",
+            [[drop.drop_id, table, f.name, n, key, f"row {reason}", raw, now] for n, reason, raw, key in bad_rows],
         )
     result.rows_quarantined = result.rows_delivered - result.rows_loaded
     # A valid row for a key that an earlier drop quarantined corrects it.

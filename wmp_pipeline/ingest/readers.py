@@ -46,7 +46,7 @@ class Chunk:
     """Rows of one file: ``good`` holds text columns + ``_row_number``; ``bad`` the unreadable rows."""
 
     good: pa.Table
-    bad: list[tuple[int, str, str]] = field(default_factory=list)  # (row_number, reason, raw text)
+    bad: list[tuple[int, str, str, str | None]] = field(default_factory=list)  # (row_number, reason, raw text, key)
 
 
 @dataclass
@@ -119,12 +119,13 @@ def read_csv_chunks(path: Path, fmt: str, spec: Table, file_name: str) -> tuple[
         raise
     wanted = spec.column_names
     idx = [report.columns.index(c) for c in wanted]
+    key_idx = report.columns.index(spec.key)
     n_header = len(report.columns)
 
     def chunks() -> Iterator[Chunk]:
         rows: list[list[str]] = []
         numbers: list[int] = []
-        bad: list[tuple[int, str, str]] = []
+        bad: list[tuple[int, str, str, str | None]] = []
         row_number = 0
         try:
             for fields in reader:
@@ -133,8 +134,9 @@ def read_csv_chunks(path: Path, fmt: str, spec: Table, file_name: str) -> tuple[
                 row_number += 1
                 problem = _row_problem(fields, n_header, report.columns)
                 if problem:
-                    raw = ",".join(fields)
-                    bad.append((row_number, problem, raw.encode("utf-8", "backslashreplace").decode("utf-8")[:2000]))
+                    raw = ",".join(fields).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                    key = fields[key_idx] if key_idx < len(fields) and not _has_surrogates(fields[key_idx]) else None
+                    bad.append((row_number, problem, raw[:2000], key))
                 else:
                     rows.append([fields[i] for i in idx])
                     numbers.append(row_number)
