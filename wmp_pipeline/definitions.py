@@ -10,14 +10,21 @@ from wmp_pipeline.defs.jobs import weekly_job
 from wmp_pipeline.defs.resources import build_resources
 from wmp_pipeline.defs.schedules import weekly_schedule
 from wmp_pipeline.defs.sensors import connect_drop_sensor
+from wmp_pipeline.settings import Settings
 
-defs = Definitions(
-    assets=[*ingest_assets.assets, *dbt_assets.assets],
-    asset_checks=[],
-    jobs=[weekly_job],
-    schedules=[weekly_schedule],
-    sensors=[connect_drop_sensor],
-    resources=build_resources(),
-    # DuckDB has one writer: every step runs in the run's own process, in order.
-    executor=in_process_executor,
-)
+
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    """All definitions, with resources bound to ``settings`` (default: the environment)."""
+    return Definitions(
+        assets=[*ingest_assets.assets, *dbt_assets.assets],
+        asset_checks=[],
+        jobs=[weekly_job],
+        schedules=[weekly_schedule],
+        sensors=[connect_drop_sensor],
+        resources=build_resources(settings),
+        # DuckDB has one writer: every step runs in the run's own process, in order.
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions()
