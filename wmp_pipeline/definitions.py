@@ -7,6 +7,9 @@ from dagster import Definitions, in_process_executor
 from wmp_pipeline.defs.dbt import assets as dbt_assets
 from wmp_pipeline.defs.ingest import assets as ingest_assets
 from wmp_pipeline.defs.jobs import weekly_job
+from wmp_pipeline.defs.publish import assets as publish_assets
+from wmp_pipeline.defs.quality import assets as quality_assets
+from wmp_pipeline.defs.quality import checks as quality_checks
 from wmp_pipeline.defs.resources import build_resources
 from wmp_pipeline.defs.schedules import weekly_schedule
 from wmp_pipeline.defs.sensors import connect_drop_sensor
@@ -16,8 +19,13 @@ from wmp_pipeline.settings import Settings
 def build_definitions(settings: Settings | None = None) -> Definitions:
     """All definitions, with resources bound to ``settings`` (default: the environment)."""
     return Definitions(
-        assets=[*ingest_assets.assets, *dbt_assets.assets],
-        asset_checks=[],
+        assets=[
+            *ingest_assets.assets,
+            *dbt_assets.assets,
+            *quality_assets.assets,
+            *publish_assets.assets,
+        ],
+        asset_checks=[*quality_checks.asset_checks],
         jobs=[weekly_job],
         schedules=[weekly_schedule],
         sensors=[connect_drop_sensor],

@@ -1,0 +1,1 @@
+"""Data-quality asset checks on the raw CONNECT tables, and the data-quality summary tables."""
