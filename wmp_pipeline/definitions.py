@@ -10,6 +10,7 @@ from wmp_pipeline.defs.jobs import weekly_job
 from wmp_pipeline.defs.publish import assets as publish_assets
 from wmp_pipeline.defs.quality import assets as quality_assets
 from wmp_pipeline.defs.quality import checks as quality_checks
+from wmp_pipeline.defs.reports import assets as report_assets
 from wmp_pipeline.defs.resources import build_resources
 from wmp_pipeline.defs.schedules import weekly_schedule
 from wmp_pipeline.defs.sensors import connect_drop_sensor
@@ -24,6 +25,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             *dbt_assets.assets,
             *quality_assets.assets,
             *publish_assets.assets,
+            *report_assets.assets,
         ],
         asset_checks=[*quality_checks.asset_checks],
         jobs=[weekly_job],

@@ -1,0 +1,1 @@
+"""What people see: the weekly briefing, the transparency record and the analysts' dbt docs."""
