@@ -7,8 +7,13 @@ from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResou
 from wmp_pipeline.publish.analyst_file import ANALYST_TABLES, publish_analyst_file
 from wmp_pipeline.quality.metadata import markdown_table
 
-#: One dependency per analyst table; asset keys are the table names (dbt marts: model names).
-ANALYST_TABLE_KEYS = [AssetKey(name) for name in ANALYST_TABLES]
+#: Analyst tables written by an asset of another name (the rest: asset key = table name).
+WRITTEN_BY: dict[str, str] = {
+    "hotspot_backtest_metrics": "hotspot_backtest",
+    "iom_model_metrics": "iom_model",
+}
+#: One dependency per asset that writes an analyst table (dbt marts: model names).
+ANALYST_TABLE_KEYS = sorted({AssetKey(WRITTEN_BY.get(name, name)) for name in ANALYST_TABLES}, key=lambda k: k.to_user_string())
 
 
 @asset(
