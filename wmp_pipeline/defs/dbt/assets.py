@@ -25,6 +25,8 @@ class WmpDbtTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "seed":
             return "reference"
         fqn = dbt_resource_props.get("fqn", [])
+        if "policeuk" in fqn[1:-1]:
+            return "policeuk"
         for part in fqn[1:-1]:
             if part in _GROUP_BY_FOLDER:
                 # IOM-specific models live under <layer>/iom and join the iom group
