@@ -7,6 +7,7 @@ from dagster import Definitions, in_process_executor
 from wmp_pipeline.defs.dbt import assets as dbt_assets
 from wmp_pipeline.defs.hotspot import assets as hotspot_assets
 from wmp_pipeline.defs.ingest import assets as ingest_assets
+from wmp_pipeline.defs import iom as iom_assets
 from wmp_pipeline.defs.jobs import weekly_job
 from wmp_pipeline.defs.policeuk import assets as policeuk_assets
 from wmp_pipeline.defs.publish import assets as publish_assets
@@ -26,12 +27,13 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             *ingest_assets.assets,
             *dbt_assets.assets,
             *hotspot_assets.assets,
+            *iom_assets.assets,
             *quality_assets.assets,
             *publish_assets.assets,
             *report_assets.assets,
             *policeuk_assets.assets,
         ],
-        asset_checks=[*quality_checks.asset_checks, *hotspot_assets.asset_checks],
+        asset_checks=[*quality_checks.asset_checks, *hotspot_assets.asset_checks, *iom_assets.asset_checks],
         jobs=[weekly_job],
         schedules=[weekly_schedule],
         sensors=[connect_drop_sensor],
