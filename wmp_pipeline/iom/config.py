@@ -1,0 +1,80 @@
+"""Every tunable of the IOM model in one frozen dataclass, with defaults.
+
+The harm definitions (window, lookback, horizon, band thresholds) are the
+published ones from :mod:`wmp_pipeline.harm`; the rest are modelling
+choices, each documented in ``docs/iom.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from wmp_pipeline.harm import DEFAULT_THRESHOLDS, DEFAULT_WINDOWS, BandThresholds, HarmWindows
+
+
+def _default_xgb_params() -> dict:
+    return {
+        "n_estimators": 300,
+        "learning_rate": 0.05,
+        "max_depth": 4,
+        "min_child_weight": 5.0,
+        "subsample": 0.8,
+        "colsample_bytree": 0.8,
+        "reg_lambda": 1.0,
+        "tree_method": "hist",
+        "max_bin": 128,
+    }
+
+
+@dataclass(frozen=True)
+class IomConfig:
+    windows: HarmWindows = DEFAULT_WINDOWS
+    thresholds: BandThresholds = DEFAULT_THRESHOLDS
+
+    #: feature windows in days (plus "all history" in the extract)
+    feature_windows_days: tuple[int, ...] = (90, 365, 730)
+    #: weeks between training snapshot dates (adjacent weeks are near copies)
+    snapshot_stride_weeks: int = 4
+    #: first snapshot date = first charge in the data + this many days, so
+    #: every snapshot has at least this much history behind it
+    min_history_days: int = 182
+
+    #: rolling-origin backtest: test weeks span this many weeks back from the
+    #: newest snapshot with a complete horizon, one test week every
+    #: ``test_every_weeks`` (must be a multiple of the snapshot stride)
+    backtest_span_weeks: int = 52
+    test_every_weeks: int = 4
+    #: the backtest refits its models when this many weeks have passed since
+    #: the last fit (4 = a fresh fit for every test week)
+    backtest_refit_every_weeks: int = 12
+    #: retrain the production model every this many weeks (partitions in
+    #: between reuse the newest model)
+    retrain_every_weeks: int = 4
+
+    #: share of negative training snapshots kept (all positives are kept);
+    #: the model is re-calibrated on an untouched slice, so this only saves time
+    negative_sample_rate: float = 0.35
+    #: at most this many rows to fit on (a uniform sample of the kept
+    #: snapshots above it); the learning curve is flat beyond (docs/iom.md)
+    max_fit_rows: int | None = 150_000
+    #: boost the trees from the logistic baseline's log-odds (base margin)
+    boost_from_logistic: bool = True
+    #: newest share of the training snapshot dates held out for calibration
+    calibration_share: float = 0.2
+    #: "isotonic" or "platt"
+    calibration_method: str = "isotonic"
+
+    #: caseloads offender managers can take (precision / recall at k)
+    top_k: tuple[int, ...] = (100, 250, 500)
+    #: caseload defining the operating threshold of the fairness audit
+    operating_top_k: int = 250
+
+    xgb_params: dict = field(default_factory=_default_xgb_params)
+    logistic_c: float = 1.0
+    seed: int = 20211101
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+DEFAULT_CONFIG = IomConfig()
