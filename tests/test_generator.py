@@ -230,13 +230,14 @@ def test_parquet_drops_have_contract_types(tmp_path):
 def test_deltas_carry_reclassified_relocated_cancelled_late_and_deleted_crimes(busy):
     landing, _, _ = busy
     drops = _drops(landing)
-    seen = _frame(drops[0], "crimes").set_index("crime_id")
+    seen = _frame(drops[0], "crimes").drop_duplicates().set_index("crime_id")
     found = dict(reclassified=0, relocated=0, cancelled=0, late=0, deleted=0)
     for drop in drops[1:]:
         delta = _frame(drop, "crimes").drop_duplicates().set_index("crime_id")
         before = delta.index.intersection(seen.index)
-        found["reclassified"] += int((delta.loc[before, "offence_code"] != seen.loc[before, "offence_code"]).sum())
-        moved = (delta.loc[before, "easting"] != seen.loc[before, "easting"]) & delta.loc[before, "easting"].notna()
+        old, new = seen.loc[before], delta.loc[before]
+        found["reclassified"] += int((new.offence_code.to_numpy() != old.offence_code.to_numpy()).sum())
+        moved = (new.easting.to_numpy() != old.easting.to_numpy()) & new.easting.notna().to_numpy()
         found["relocated"] += int(moved.sum())
         found["cancelled"] += int((delta.record_status == "cancelled").sum())
         found["deleted"] += int((delta.record_status == "deleted").sum())

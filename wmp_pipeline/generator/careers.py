@@ -19,17 +19,17 @@ with hazard (per day)
   many charges raise the rate of the next one, the "state dependence" of
   offending (Nagin and Paternoster 2000); ``S_sat`` caps the most prolific
   at about seven charges a year.
-- ``theta`` is a latent propensity (sd 0.2), 1.3 lower for women (about one
+- ``theta`` is a latent propensity (sd 0.15), 1.3 lower for women (about one
   charged person in five is a woman, as in arrest statistics).
 - ``M(t)`` is the career type (Moffitt 1993; Sampson and Laub 2003):
-  *escalating* careers (a quarter) gain frequency (``exp(0.04 min(n, 8))``)
+  *escalating* careers (a quarter) gain frequency (``exp(0.03 min(n, 8))``)
   and seriousness with every charge ``n``; *desisting* ones (a quarter) lose
   momentum with time since their first charge (e-folding about seven
   years); *persistent* ones (half) do neither.
 
 What each charge is for follows a seriousness index
 
-    sigma(t) = sigma0 - 0.3 + 0.8 * ln(1 + V(t)) + 0.12 * min(n, 8) * [escalating]
+    sigma(t) = sigma0 - 0.3 + 0.8 * ln(1 + V(t)) + 0.10 * min(n, 8) * [escalating]
 
 (``V``: a one-year memory of violent and weapon charges, 1.5 for a single
 charge of high harm; ``sigma0``: latent, sd 0.2) and a multinomial logit
@@ -69,11 +69,11 @@ KAPPA_SHORT = 2.0e-3
 KAPPA_LONG = 5.0e-4
 S_SAT = 0.02
 NU = 8.0e-4
-THETA_SD = 0.2
+THETA_SD = 0.15
 SIGMA0_SD = 0.2
 FEMALE_THETA = -1.3
-ESC_RATE = 0.04
-ESC_SEVERITY = 0.12
+ESC_RATE = 0.03
+ESC_SEVERITY = 0.10
 GAMMA_VIOLENCE = 0.8
 #: keeps the average seriousness near 0 so the base offence mix is the charged mix
 SIGMA_CENTRE = 0.3
