@@ -31,6 +31,7 @@ from wmp_pipeline.contract import TABLE_SPECS, TABLES
 from wmp_pipeline.ingest.drops import Drop, DropRefused, find_drop_dirs, read_manifest, verify_files
 from wmp_pipeline.ingest.readers import FileRefused, read_chunks
 from wmp_pipeline.ingest.validate import raw_table_ddl, validation_sql
+from wmp_pipeline.progress import Progress
 
 RAW_SCHEMA = "raw"
 
@@ -241,10 +242,19 @@ def ingest_landing(con: duckdb.DuckDBPyConnection, connect_dir: Path, up_to: dat
     report = IngestReport()
     done = applied_drops(con)
     newest = max((d for d, _ in done.values()), default=None)
-    for drop_dir in find_drop_dirs(connect_dir):
+    drop_dirs = [d for d in find_drop_dirs(connect_dir) if up_to is None or date.fromisoformat(d.name) <= up_to]
+    progress = Progress("loading CONNECT drops", total=len(drop_dirs), log=log)
+    try:
+        _apply_in_order(con, drop_dirs, done, newest, report, progress, log)
+    finally:
+        progress.close()
+    return report
+
+
+def _apply_in_order(con, drop_dirs, done, newest, report: IngestReport, progress: Progress, log) -> None:
+    for drop_dir in drop_dirs:
         drop_id = drop_dir.name
-        if up_to is not None and date.fromisoformat(drop_id) > up_to:
-            continue
+        progress.update(1, note=drop_id)
         try:
             drop = read_manifest(drop_dir)
             if drop_id in done:
@@ -268,4 +278,3 @@ def ingest_landing(con: duckdb.DuckDBPyConnection, connect_dir: Path, up_to: dat
             stale = "older than the newest applied" in e.reason or "already applied" in e.reason
             if not stale:
                 break
-    return report
