@@ -19,8 +19,8 @@ with hazard (per day)
   many charges raise the rate of the next one, the "state dependence" of
   offending (Nagin and Paternoster 2000); ``S_sat`` caps the most prolific
   at about seven charges a year.
-- ``theta`` is a latent propensity (sd 0.15), 1.3 lower for women (about one
-  charged person in five is a woman, as in arrest statistics).
+- ``theta`` is a latent propensity (sd 0.15), 1.3 lower for women (one charged
+  person in four and one charge in eight is a woman's).
 - ``M(t)`` is the career type (Moffitt 1993; Sampson and Laub 2003):
   *escalating* careers (a quarter) gain frequency (``exp(0.03 min(n, 8))``)
   and seriousness with every charge ``n``; *desisting* ones (a quarter) lose

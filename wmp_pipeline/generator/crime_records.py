@@ -270,11 +270,14 @@ def _extra_records(
     dup = t.take(rng.choice(in_window, n_dup))
     dup.kind[:] = KIND_DUPLICATE
     dup.recorded_at = dup.recorded_at + rng.integers(600, 2 * DAY, n_dup)
+    # the copy follows its original's corrections (not before it exists), then is deleted
     dup.reclass_at = np.where(dup.reclass_at == NEVER, NEVER, np.maximum(dup.reclass_at, dup.recorded_at))
     dup.relocate_at = np.where(dup.relocate_at == NEVER, NEVER, np.maximum(dup.relocate_at, dup.recorded_at))
-    dup.delete_at = np.maximum(dup.recorded_at, np.maximum(np.where(dup.reclass_at == NEVER, 0, dup.reclass_at),
-                                                           np.where(dup.relocate_at == NEVER, 0, dup.relocate_at)))
-    dup.delete_at = dup.delete_at + rng.integers(DAY, 42 * DAY, n_dup)
+    last_edit = np.max(
+        [dup.recorded_at, np.where(dup.reclass_at == NEVER, 0, dup.reclass_at), np.where(dup.relocate_at == NEVER, 0, dup.relocate_at)],
+        axis=0,
+    )
+    dup.delete_at = last_edit + rng.integers(DAY, 42 * DAY, n_dup)
     out.append(dup)
 
     # defect: offence codes the reference does not know
