@@ -190,9 +190,12 @@ class TrainingResult:
 def _write_table(con, name: str, frame: pd.DataFrame, replace_where: str | None = None, params: list | None = None) -> None:
     """Create ``name`` from ``frame`` if missing, else delete ``replace_where`` rows and append.
 
-    An empty frame creates nothing (its column types would be unknown).
+    An empty frame creates nothing (its column types would be unknown) but
+    still clears the ``replace_where`` rows.
     """
-    if frame.empty and not table_exists(con, name):
+    if frame.empty:
+        if replace_where and table_exists(con, name):
+            con.execute(f"delete from {name} where {replace_where}", params or []).fetchall()
         return
     con.register("_iom_frame", frame)
     try:
