@@ -42,6 +42,8 @@ from wmp_pipeline.iom.features import Feature
 
 #: days value standing for "never" in the logistic baseline
 NEVER_DAYS = 3650.0
+#: standardised values are clipped to this many standard deviations
+Z_CLIP = 5.0
 
 
 class XgbEscalationModel:
@@ -123,7 +125,7 @@ class XgbEscalationModel:
 
 @dataclass
 class LogisticPreprocessor:
-    """Signed log of counts and harm, 'never' days = ten years, median-filled ages, standardised."""
+    """Signed log of counts and harm, 'never' days = ten years, median-filled ages, standardised, clipped."""
 
     features: list[Feature]
     medians: dict[str, float] = field(default_factory=dict)
@@ -156,7 +158,10 @@ class LogisticPreprocessor:
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        return (self._transform_raw(X) - self.means) / self.scales
+        """Standardised values, clipped to +-``Z_CLIP``: a career far outside the training range
+        (longer histories than the extract held when the model was trained) must not push the
+        linear log-odds without bound."""
+        return np.clip((self._transform_raw(X) - self.means) / self.scales, -Z_CLIP, Z_CLIP)
 
 
 class LogisticEscalationModel:
