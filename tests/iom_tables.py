@@ -8,7 +8,7 @@ tested against the definitions, not against itself.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 import pandas as pd

@@ -6,7 +6,6 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from tests.test_iom_models import FEATURES, PARAMS
 from wmp_pipeline.iom.audit import audit_predictions, operating_threshold

@@ -97,7 +97,7 @@ def test_co_defendants():
 def test_unknown_codes_weigh_nothing_but_are_counted():
     c = _snapshots().loc[("C", AS_OF)]
     assert c["harm_score"] == 2
-    assert c["n_unknown_code_charges_all"] == 1 and c["n_unknown_365d"] == 1 and c["harm_unknown_365d"] == 0
+    assert c["n_unknown_all"] == 1 and c["n_unknown_365d"] == 1 and c["harm_unknown_365d"] == 0
     assert (c["sex"], c["ethnicity_group"], c["age_band"]) == ("F", "NS", "25-34")
 
 
@@ -149,3 +149,25 @@ def test_snapshot_dates_anchor_on_the_newest_complete_monday():
     assert len(tests) == 13 and tests[-1] == newest and tests[0] == newest - timedelta(weeks=48)
 
 
+
+
+def test_history_cap_option_keeps_every_feature_within_the_cap():
+    names = [f.name for f in feature_catalogue(decay_days=(45, 90, 180, 365, 730), history_cap_days=730)]
+    assert not [n for n in names if n.endswith("_all")] and "age_at_first_charge" not in names
+    assert "n_offence_groups_730d" in names
+    with pytest.raises(ValueError):
+        feature_catalogue(history_cap_days=730)  # the 1460-day decay reaches past the cap
+
+
+def test_capped_snapshots_build():
+    con = make_connection(_charges(), _persons(), AS_OF)
+    cfg = IomConfig(history_cap_days=730)
+    features = feature_catalogue(decay_days=(45, 90, 180, 365, 730), history_cap_days=730)
+    from wmp_pipeline.iom.snapshots import snapshot_statements
+
+    for statement in snapshot_statements(cfg, features):
+        params = {"as_of": AS_OF, "weeks": WEEKS, "full_weeks": WEEKS, "negative_rate": 1.0}
+        con.execute(statement, {k: v for k, v in params.items() if f"${k}" in statement} or None).fetchall()
+    a = con.execute("select * from iom_snapshots where person_id = 'A' and week = ?", [AS_OF]).df().iloc[0]
+    assert a["days_since_first_charge"] == (AS_OF - date(2023, 1, 10)).days  # within the cap
+    assert a["n_co_defendants_730d"] == 1

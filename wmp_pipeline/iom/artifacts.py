@@ -42,12 +42,20 @@ def models_dir(artifacts_dir: Path) -> Path:
     return Path(artifacts_dir) / "models" / "iom"
 
 
-def training_data_sha256(frame: pd.DataFrame, columns: list[str]) -> str:
-    """sha256 of the training rows (the given columns, rows in key order), independent of row order given."""
-    ordered = frame.sort_values(["week", "person_id"])[columns].reset_index(drop=True)
+def training_data_sha256(frame: pd.DataFrame, columns: list[str], positions: np.ndarray | None = None) -> str:
+    """sha256 of the training rows (``positions`` of ``frame``, default all), independent of their order.
+
+    Rows are put in (week, person) order and hashed a column at a time, so
+    no copy of the whole training frame is made.
+    """
+    positions = np.arange(len(frame)) if positions is None else np.asarray(positions)
+    keys = pd.DataFrame({"week": frame["week"].to_numpy()[positions], "person_id": frame["person_id"].to_numpy()[positions]})
+    order = positions[keys.sort_values(["week", "person_id"], kind="mergesort").index.to_numpy()]
     digest = hashlib.sha256()
     digest.update(json.dumps(columns).encode("utf-8"))
-    digest.update(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes())
+    for column in columns:
+        values = frame[column].iloc[order].reset_index(drop=True)
+        digest.update(pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes())
     return digest.hexdigest()
 
 

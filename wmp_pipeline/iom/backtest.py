@@ -47,31 +47,55 @@ def choose_test_weeks(weeks: list[date], as_of: date, config: IomConfig = DEFAUL
     return [w for w in complete if w >= earliest and (newest - w).days % step == 0]
 
 
-def training_rows(snapshots: pd.DataFrame, origin: date, config: IomConfig = DEFAULT_CONFIG) -> pd.DataFrame:
-    """Sampled snapshots whose horizon ended by ``origin`` (labels known at ``origin``)."""
+def training_positions(snapshots: pd.DataFrame, origin: date, config: IomConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """Row positions of the sampled snapshots whose horizon ended by ``origin`` (labels known then)."""
     horizon = pd.Timedelta(days=config.windows.horizon_days)
     weeks = pd.to_datetime(snapshots["week"])
     mask = snapshots["in_training_sample"].astype(bool) & (weeks + horizon <= pd.Timestamp(origin))
-    return snapshots.loc[mask]
+    return np.flatnonzero(mask.to_numpy())
+
+
+def training_rows(snapshots: pd.DataFrame, origin: date, config: IomConfig = DEFAULT_CONFIG) -> pd.DataFrame:
+    """The rows of :func:`training_positions`."""
+    return snapshots.iloc[training_positions(snapshots, origin, config)]
+
+
+def split_positions(weeks, positions: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``positions`` into (fit, calibration): the newest ``share`` of their dates calibrate."""
+    w = np.asarray(weeks, dtype=object)[positions]
+    dates = np.array(sorted(set(w)), dtype=object)
+    if len(dates) < MIN_TRAINING_DATES:
+        raise ValueError(f"only {len(dates)} snapshot dates with complete outcomes (need {MIN_TRAINING_DATES})")
+    n_cal = min(max(1, int(round(share * len(dates)))), len(dates) - 1)
+    is_cal = np.isin(w, dates[-n_cal:])
+    return positions[~is_cal], positions[is_cal]
 
 
 def split_fit_calibration(train: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hold out the newest ``share`` of the training dates for calibration."""
-    weeks = np.sort(train["week"].unique())
-    n_cal = max(1, int(round(share * len(weeks))))
-    if len(weeks) < MIN_TRAINING_DATES:
-        raise ValueError(f"only {len(weeks)} snapshot dates with complete outcomes (need {MIN_TRAINING_DATES})")
-    n_cal = min(n_cal, len(weeks) - 1)
-    cal_weeks = set(weeks[-n_cal:])
-    is_cal = train["week"].isin(cal_weeks)
-    return train.loc[~is_cal], train.loc[is_cal]
+    fit, cal = split_positions(train["week"].to_numpy(), np.arange(len(train)), share)
+    return train.iloc[fit], train.iloc[cal]
+
+
+def cap_positions(frame: pd.DataFrame, positions: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
+    """At most ``max_rows`` of ``positions``, chosen by a seeded hash of (person, week), in (week, person) order.
+
+    Neither the choice nor the order depends on the order the rows were
+    read in, so retraining on the same data gives the same model.
+    """
+    keys = pd.DataFrame({"week": frame["week"].to_numpy()[positions], "person_id": frame["person_id"].to_numpy()[positions]})
+    if max_rows and len(positions) > max_rows:
+        text = keys["person_id"].astype(str) + "|" + keys["week"].astype(str)
+        h = pd.util.hash_pandas_object(text, index=False, hash_key=f"{seed:016d}"[:16]).to_numpy()
+        keep = np.argpartition(h, max_rows - 1)[:max_rows]
+        keys, positions = keys.iloc[keep], positions[keep]
+    order = keys.reset_index(drop=True).sort_values(["week", "person_id"], kind="mergesort").index.to_numpy()
+    return positions[order]
 
 
 def cap_rows(frame: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
-    """A uniform random sample of at most ``max_rows`` rows (class balance kept in expectation)."""
-    if not max_rows or len(frame) <= max_rows:
-        return frame
-    return frame.sample(n=max_rows, random_state=seed)
+    """The rows of :func:`cap_positions`."""
+    return frame.iloc[cap_positions(frame, np.arange(len(frame)), max_rows, seed)]
 
 
 @dataclass
@@ -88,9 +112,21 @@ class FittedModels:
     n_calibration_positives: int
 
 
-def fit_models(train: pd.DataFrame, features: list[Feature], config: IomConfig = DEFAULT_CONFIG) -> FittedModels:
-    """Fit xgboost and logistic on the older dates, calibrate both on the newest."""
-    fit, cal = split_fit_calibration(train, config.calibration_share)
+def fit_models(
+    snapshots: pd.DataFrame,
+    features: list[Feature],
+    config: IomConfig = DEFAULT_CONFIG,
+    positions: np.ndarray | None = None,
+) -> FittedModels:
+    """Fit xgboost and logistic on the older training dates, calibrate both on the newest.
+
+    ``positions`` picks the training rows of ``snapshots`` (default: all);
+    only the capped fit rows and the calibration rows are ever copied.
+    """
+    positions = np.arange(len(snapshots)) if positions is None else positions
+    fit_pos, cal_pos = split_positions(snapshots["week"].to_numpy(), positions, config.calibration_share)
+    fit = snapshots.iloc[cap_positions(snapshots, fit_pos, config.max_fit_rows, config.seed)]
+    cal = snapshots.iloc[cal_pos]
     if fit["label"].sum() < MIN_FIT_POSITIVES:
         raise ValueError(f"only {int(fit['label'].sum())} positives to fit on (need {MIN_FIT_POSITIVES})")
     if cal["label"].sum() < MIN_CALIBRATION_POSITIVES:
@@ -99,9 +135,6 @@ def fit_models(train: pd.DataFrame, features: list[Feature], config: IomConfig =
     y_fit = fit["label"].to_numpy(dtype=int)
     y_cal = cal["label"].to_numpy(dtype=int)
     w_cal = cal["sample_weight"].to_numpy(dtype=float)
-
-    fit = cap_rows(fit, config.max_fit_rows, config.seed)
-    y_fit = fit["label"].to_numpy(dtype=int)
     logit = LogisticEscalationModel(features, c=config.logistic_c, seed=config.seed).fit(fit, y_fit)
     logit_cal = Calibrator(config.calibration_method).fit(logit.score(cal), y_cal, w_cal)
     init = logit if config.boost_from_logistic else None
@@ -166,7 +199,7 @@ def rolling_origin(
             if test.empty:
                 raise ValueError("no labelled test snapshots")
             if fitted is None or t - fitted_origin >= refit_every:
-                fitted = fit_models(training_rows(snapshots, t, config), features, config)
+                fitted = fit_models(snapshots, features, config, training_positions(snapshots, t, config))
                 fitted_origin = t
         except ValueError as exc:
             origins.append({"test_week": t, "status": "skipped", "reason": str(exc)})
@@ -191,6 +224,7 @@ def rolling_origin(
             }
         )
         base = test[PREDICTION_KEEP].reset_index(drop=True)
+        base["label"] = base["label"].astype(int)
         for model, (score, prob) in predict_all(fitted, test).items():
             frame = base.copy()
             frame["model"] = model

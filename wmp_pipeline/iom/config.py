@@ -14,9 +14,9 @@ from wmp_pipeline.harm import DEFAULT_THRESHOLDS, DEFAULT_WINDOWS, BandThreshold
 
 def _default_xgb_params() -> dict:
     return {
-        "n_estimators": 300,
+        "n_estimators": 150,
         "learning_rate": 0.05,
-        "max_depth": 4,
+        "max_depth": 3,
         "min_child_weight": 5.0,
         "subsample": 0.8,
         "colsample_bytree": 0.8,
@@ -33,6 +33,8 @@ class IomConfig:
 
     #: feature windows in days (plus "all history" in the extract)
     feature_windows_days: tuple[int, ...] = (90, 365, 730)
+    #: no feature looks further back than this (None: the whole extract)
+    history_cap_days: int | None = None
     #: weeks between training snapshot dates (adjacent weeks are near copies)
     snapshot_stride_weeks: int = 4
     #: first snapshot date = first charge in the data + this many days, so
@@ -68,6 +70,10 @@ class IomConfig:
     top_k: tuple[int, ...] = (100, 250, 500)
     #: caseload defining the operating threshold of the fairness audit
     operating_top_k: int = 250
+
+    #: DuckDB memory limit for the IOM steps (its buffer pool otherwise grows
+    #: to most of the machine while the snapshots are built)
+    duckdb_memory_limit: str | None = "1.5GB"
 
     xgb_params: dict = field(default_factory=_default_xgb_params)
     logistic_c: float = 1.0

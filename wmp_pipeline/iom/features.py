@@ -38,8 +38,6 @@ BASE_MEASURES: dict[str, str] = {
     "weapon": "count(*) filter (where c.is_weapon)",
     "knife": "count(*) filter (where c.is_knife)",
     "serious_violence": "count(*) filter (where c.is_serious_violence)",
-    "unknown_code": "count(*) filter (where not c.is_known_offence_code)",
-    "new_groups": "count(*) filter (where c.is_first_of_group)",
 }
 
 
@@ -52,7 +50,7 @@ class Feature:
     kind: str = "count"
     #: ``window`` (sum of ``measure`` over days ``[d - start_days, d - end_days)``,
     #: all history when ``start_days`` is None), ``decay`` (sum of ``measure``
-    #: over all history, each charge day weighted ``exp(-age_days / tau_days)``),
+    #: over ``[d - start_days, d)``, each charge day weighted ``exp(-age_days / tau_days)``),
     #: ``max_weight`` (largest single
     #: harm weight over ``[d - start_days, d)``) or ``sql`` (``sql`` over the
     #: window features and the snapshot's context columns, see
@@ -93,198 +91,116 @@ def feature_catalogue(
     groups: list[str] | None = None,
     harm_window_days: int = 365,
     decay_days: tuple[int, ...] = (45, 90, 180, 365, 730, 1460),
+    history_cap_days: int | None = None,
 ) -> list[Feature]:
-    """All features, in a fixed order (the model's column order)."""
+    """All features, in a fixed order (the model's column order).
+
+    With ``history_cap_days`` set, no feature looks further back than that
+    (no "on record" features, decays cut at the cap), so that a model
+    trained when the extract held little history sees the same kind of
+    values when it scores a week with years behind it. On the generated
+    force that cost more information than it saved (docs/iom.md), so the
+    default keeps the whole history the extract holds.
+    """
     groups = groups if groups is not None else offence_groups()
+    cap = history_cap_days
+    if cap is not None and (max(feature_windows) > cap or max(decay_days) > cap):
+        raise ValueError("feature windows and decay time constants must not exceed the history cap")
+    windows: list[int | None] = list(feature_windows) + ([None] if cap is None else [])
+    longest = "all" if cap is None else f"{max(feature_windows)}d"
+    longest_words = _words(None if cap is None else max(feature_windows))
     out: list[Feature] = []
-    for w in [*feature_windows, None]:
+    for w in windows:
         tag = "all" if w is None else f"{w}d"
         words = _words(w)
         out.append(Feature(f"n_charges_{tag}", f"{{v}} charges {words}", measure="charges", start_days=w))
         out.append(Feature(f"n_charge_days_{tag}", f"charged on {{v}} separate days {words}", measure="days", start_days=w))
         if w != harm_window_days:  # over the harm window this is the harm score itself
             out.append(Feature(f"harm_{tag}", f"harm of {{v}} days from charges {words}", "harm", measure="harm", start_days=w))
-        if w is not None:
-            out.append(
-                Feature(
-                    f"max_weight_{tag}",
-                    f"most harmful single charge {words} weighs {{v}} days",
-                    "harm",
-                    source="max_weight",
-                    start_days=w,
-                )
-            )
+        if w is None:
+            out.append(Feature("max_weight_all", "most harmful single charge on record weighs {v} days", "harm",
+                               source="sql", sql="max_weight_on_record"))
+        else:
+            out.append(Feature(f"max_weight_{tag}", f"most harmful single charge {words} weighs {{v}} days", "harm",
+                               source="max_weight", start_days=w))
         out += [
             Feature(f"n_violent_{tag}", f"{{v}} violent charges {words}", measure="violent", start_days=w),
             Feature(f"n_weapon_{tag}", f"{{v}} charges involving a weapon {words}", measure="weapon", start_days=w),
             Feature(f"n_knife_{tag}", f"{{v}} charges involving a knife {words}", measure="knife", start_days=w),
-            Feature(
-                f"n_serious_violence_{tag}",
-                f"{{v}} serious violence charges {words}",
-                measure="serious_violence",
-                start_days=w,
-            ),
+            Feature(f"n_serious_violence_{tag}", f"{{v}} serious violence charges {words}", measure="serious_violence",
+                    start_days=w),
         ]
-    out.append(
-        Feature(
-            "max_weight_all",
-            "most harmful single charge on record weighs {v} days",
-            "harm",
-            source="sql",
-            sql="max_weight_on_record",
-        )
-    )
+    group_windows: list[int | None] = [harm_window_days, None if cap is None else max(feature_windows)]
     for g in groups:
         label = g.replace("_", " ")
-        for w in (harm_window_days, None):
+        for w in group_windows:
             tag = "all" if w is None else f"{w}d"
             out += [
                 Feature(f"n_{g}_{tag}", f"{{v}} {label} charges {_words(w)}", measure=f"g_{g}", start_days=w),
-                Feature(
-                    f"harm_{g}_{tag}",
-                    f"harm of {{v}} days from {label} charges {_words(w)}",
-                    "harm",
-                    measure=f"gh_{g}",
-                    start_days=w,
-                ),
+                Feature(f"harm_{g}_{tag}", f"harm of {{v}} days from {label} charges {_words(w)}", "harm",
+                        measure=f"gh_{g}", start_days=w),
             ]
     # recency-weighted activity: each charge counts exp(-age / tau), a
     # generic multi-scale summary of how busy and how recent a career is
     for tau in decay_days:
         out.append(
-            Feature(
-                f"charges_decay_{tau}d",
-                f"recency-weighted charges {{v}} (each charge counts less with age, time constant {tau} days)",
-                "ratio",
-                source="decay",
-                measure="charges",
-                tau_days=float(tau),
-            )
+            Feature(f"charges_decay_{tau}d",
+                    f"recency-weighted charges {{v}} (each charge counts less with age, time constant {tau} days)",
+                    "ratio", source="decay", measure="charges", tau_days=float(tau), start_days=cap)
         )
     for measure, words in (("violent", "violent charges"), ("harm", "harm")):
         for tau in (90, 365):
             out.append(
-                Feature(
-                    f"{measure}_decay_{tau}d",
-                    f"recency-weighted {words} {{v}} (time constant {tau} days)",
-                    "ratio",
-                    source="decay",
-                    measure=measure,
-                    tau_days=float(tau),
-                )
+                Feature(f"{measure}_decay_{tau}d", f"recency-weighted {words} {{v}} (time constant {tau} days)",
+                        "ratio", source="decay", measure=measure, tau_days=float(tau), start_days=cap)
             )
     half = harm_window_days // 2
+    n_groups_sql = " + ".join(f"cast(n_{g}_{longest} > 0 as integer)" for g in groups)
+    since_first = "week - first_charge_date" if cap is None else f"least(week - first_charge_date, {cap})"
+
+    def within_cap(expr: str, date_col: str) -> str:
+        return expr if cap is None else f"case when week - {date_col} <= {cap} then {expr} end"
+
+    none_words = "on record" if cap is None else f"in the last {cap} days"
     out += [
-        Feature(
-            "harm_previous_year",
-            "harm of {v} days from charges in the year before last",
-            "harm",
-            measure="harm",
-            start_days=2 * harm_window_days,
-            end_days=harm_window_days,
-        ),
-        Feature(
-            "n_charges_previous_year",
-            "{v} charges in the year before last",
-            measure="charges",
-            start_days=2 * harm_window_days,
-            end_days=harm_window_days,
-        ),
-        Feature(
-            "harm_score_half_year_ago",
-            "harm score of {v} days half a year ago",
-            "harm",
-            measure="harm",
-            start_days=harm_window_days + half,
-            end_days=half,
-        ),
-        Feature(
-            "n_offence_groups_all",
-            "charged with {v} different kinds of offence",
-            measure="new_groups",
-            start_days=None,
-        ),
-        Feature(
-            "n_unknown_code_charges_all",
-            "{v} charges with an offence code the reference does not know (weighed 0)",
-            measure="unknown_code",
-            start_days=None,
-        ),
+        Feature("harm_previous_year", "harm of {v} days from charges in the year before last", "harm",
+                measure="harm", start_days=2 * harm_window_days, end_days=harm_window_days),
+        Feature("n_charges_previous_year", "{v} charges in the year before last",
+                measure="charges", start_days=2 * harm_window_days, end_days=harm_window_days),
+        Feature("harm_score_half_year_ago", "harm score of {v} days half a year ago", "harm",
+                measure="harm", start_days=harm_window_days + half, end_days=half),
+        Feature(f"n_offence_groups_{longest}", f"charged with {{v}} different kinds of offence {longest_words}",
+                source="sql", sql=n_groups_sql),
         Feature("harm_score", "current harm score {v} days", "harm", source="sql", sql="harm_score"),
         Feature("days_since_last_charge", "last charged {v} days ago", "days", source="sql", sql="days_since_last_charge"),
-        Feature(
-            "days_since_first_charge",
-            "first charged {v} days ago",
-            "days",
-            source="sql",
-            sql="week - first_charge_date",
-        ),
-        Feature(
-            "days_since_last_violent",
-            "last violent charge {v} days ago",
-            "days",
-            source="sql",
-            sql="week - last_violent_date",
-            describe_missing="no violent charge on record",
-        ),
-        Feature(
-            "days_since_last_weapon",
-            "last charge involving a weapon {v} days ago",
-            "days",
-            source="sql",
-            sql="week - last_weapon_date",
-            describe_missing="no weapon charge on record",
-        ),
-        Feature(
-            "days_between_last_two_charges",
-            "{v} days between the last two charge dates",
-            "days",
-            source="sql",
-            sql="last_charge_day - previous_charge_day",
-            describe_missing="charged on one day only",
-        ),
-        Feature(
-            "harm_change_on_year",
-            "harm score changed by {v} days on the year before",
-            "harm",
-            source="sql",
-            sql="harm_score - harm_previous_year",
-        ),
-        Feature(
-            "charges_per_year",
-            "{v} charges a year since first charged",
-            "ratio",
-            source="sql",
-            sql="n_charges_all * 365.0 / greatest(week - first_charge_date, 90)",
-        ),
+        Feature("days_since_first_charge",
+                "first charged {v} days ago" if cap is None else f"charged over the last {{v}} days (capped at {cap})",
+                "days", source="sql", sql=since_first),
+        Feature("days_since_last_violent", "last violent charge {v} days ago", "days", source="sql",
+                sql=within_cap("week - last_violent_date", "last_violent_date"),
+                describe_missing=f"no violent charge {none_words}"),
+        Feature("days_since_last_weapon", "last charge involving a weapon {v} days ago", "days", source="sql",
+                sql=within_cap("week - last_weapon_date", "last_weapon_date"),
+                describe_missing=f"no weapon charge {none_words}"),
+        Feature("days_between_last_two_charges", "{v} days between the last two charge dates", "days", source="sql",
+                sql=within_cap("last_charge_day - previous_charge_day", "previous_charge_day"),
+                describe_missing=f"charged on one day only {none_words}"),
+        Feature("harm_change_on_year", "harm score changed by {v} days on the year before", "harm",
+                source="sql", sql="harm_score - harm_previous_year"),
+        Feature("charges_per_year", f"{{v}} charges a year since first charged {longest_words}", "ratio",
+                source="sql", sql=f"n_charges_{longest} * 365.0 / greatest({since_first}, 90)"),
         Feature("age_at_snapshot", "aged {v}", "years", source="sql", sql="age_at_week", describe_missing="age not known"),
-        Feature(
-            "age_at_first_charge",
-            "first charged at age {v}",
-            "years",
-            source="sql",
-            sql="age_at_week - (week - first_charge_date) / 365.25",
-            describe_missing="age not known",
-        ),
-        Feature(
-            "n_co_defendants_all",
-            "{v} different people charged alongside them",
-            source="sql",
-            sql="coalesce(n_co_defendants, 0)",
-        ),
-        Feature(
-            "n_shared_crimes_all",
-            "{v} crimes charged together with others",
-            source="sql",
-            sql="coalesce(n_shared_crimes, 0)",
-        ),
-        Feature(
-            "co_defendants_max_harm_score",
-            "a co-defendant has a harm score of {v} days",
-            "harm",
-            source="sql",
-            sql="coalesce(max_co_defendant_harm, 0)",
-        ),
+    ]
+    if cap is None:
+        out.append(Feature("age_at_first_charge", "first charged at age {v}", "years", source="sql",
+                           sql="age_at_week - (week - first_charge_date) / 365.25", describe_missing="age not known"))
+    out += [
+        Feature(f"n_co_defendants_{longest}", f"{{v}} different people charged alongside them {longest_words}",
+                source="sql", sql="coalesce(n_co_defendants, 0)"),
+        Feature(f"n_shared_crimes_{longest}", f"{{v}} crimes charged together with others {longest_words}",
+                source="sql", sql="coalesce(n_shared_crimes, 0)"),
+        Feature("co_defendants_max_harm_score", "a co-defendant has a harm score of {v} days", "harm",
+                source="sql", sql="coalesce(max_co_defendant_harm, 0)"),
     ]
     names = [f.name for f in out]
     if len(names) != len(set(names)):

@@ -70,8 +70,24 @@ def write_model_card(
     metric_cols = [c for c in ["roc_auc", "pr_auc", "brier"] + [f"precision_at_{k}" for k in config.top_k] + [f"recall_at_{k}" for k in config.top_k] if c in summary.columns]
     metrics_md = markdown_table(summary[metric_cols].reset_index()) if len(summary) else "_no test week could be evaluated_"
     fair_cols = ["attribute", "group", "n", "base_rate", "selection_rate", "fpr", "fnr", "ppv", "auc", "mean_score", "flags"]
-    fairness_md = markdown_table(fairness[[c for c in fair_cols if c in fairness.columns]]) if len(fairness) else "_not available_"
+    fairness_md = (
+        markdown_table(fairness[[c for c in fair_cols if c in fairness.columns]], floatfmt="{:.4f}")
+        if len(fairness)
+        else "_not available_"
+    )
 
+    if config.boost_from_logistic:
+        model_text = (
+            "xgboost gradient-boosted trees boosted from a regularised logistic regression's log-odds "
+            "(xgboost base margin): the linear part carries the smooth additive risk, the trees the "
+            "non-linear corrections and interactions. Parameters in metadata.json; the linear part in "
+            "linear_init.json."
+        )
+    else:
+        model_text = "xgboost gradient-boosted trees (parameters in metadata.json)."
+    fit_rows_text = (
+        f"at most {config.max_fit_rows:,} rows (a seeded hash sample)" if config.max_fit_rows else "all rows"
+    )
     text = f"""# Model card: IOM escalation model `{version}`
 
 Trained for the week of **{metadata['trained_for']}** at {metadata.get('trained_at', '')}.
@@ -114,9 +130,10 @@ Training data sha256: `{metadata['training_data_sha256']}`.
 
 ## Model
 
-xgboost gradient-boosted trees (parameters in metadata.json), probabilities
-calibrated on the held-out later slice. Reasons shown to users are the
-three largest per-person contributions (TreeSHAP).
+{model_text}
+Fitted on {fit_rows_text} of the training snapshots; probabilities calibrated ({config.calibration_method}) on the held-out
+later slice. Reasons shown to users are the three largest per-person
+contributions to the log-odds.
 
 ## Features ({len(features)})
 

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from wmp_pipeline.evaluation.classification import calibration_table, lift_table  # noqa: E402
+from wmp_pipeline.evaluation.classification import calibration_table, lift_table, precision_at_k  # noqa: E402
 
 COLOURS = {"xgboost": "#1b6ca8", "logistic": "#e07b39", "harm_score": "#6a6a6a"}
 LABELS = {"xgboost": "xgboost (calibrated)", "logistic": "logistic baseline", "harm_score": "rank by current harm score"}
@@ -56,9 +56,26 @@ def calibration_png(predictions: pd.DataFrame, n_bins: int = 10) -> bytes:
     return _png(fig)
 
 
+def caseload_lift(predictions: pd.DataFrame, ks) -> pd.DataFrame:
+    """Mean over test weeks of precision in the top k and its lift over the week's base rate, per model."""
+    rows = []
+    for (model, week), g in predictions.groupby(["model", "test_week"]):
+        y = g["label"].to_numpy(int)
+        s = g["score"].to_numpy(float)
+        base = y.mean()
+        for k in ks:
+            if k <= len(y):
+                p = precision_at_k(y, s, k)
+                rows.append({"model": model, "test_week": week, "k": k, "precision": p, "lift": p / base if base else np.nan})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    return out.groupby(["model", "k"])[["precision", "lift"]].mean().reset_index()
+
+
 def lift_png(predictions: pd.DataFrame, caseloads=(100, 250, 500)) -> bytes:
-    """Cumulative share of escalations found vs share of eligible people reviewed, per model."""
-    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    """Left: cumulative gains. Right: lift in the top k people each week (k on a log scale)."""
+    fig, (gain_ax, lift_ax) = plt.subplots(1, 2, figsize=(10.4, 4.4))
     for model in ("xgboost", "logistic", "harm_score"):
         g = predictions[predictions["model"] == model]
         if g.empty or g["label"].sum() == 0:
@@ -66,17 +83,28 @@ def lift_png(predictions: pd.DataFrame, caseloads=(100, 250, 500)) -> bytes:
         gains = lift_table(g["label"].to_numpy(int), g["score"].to_numpy(float), n_bins=50)
         x = np.r_[0.0, gains["cumulative_share"].to_numpy()]
         y = np.r_[0.0, gains["cumulative_recall"].to_numpy()]
-        ax.plot(x, y, "-", color=COLOURS[model], label=LABELS[model])
-    ax.plot([0, 1], [0, 1], ":", color="black", label="random order")
+        gain_ax.plot(x, y, "-", color=COLOURS[model], label=LABELS[model])
+    gain_ax.plot([0, 1], [0, 1], ":", color="black", label="random order")
+    gain_ax.set_xlabel("share of eligible offenders reviewed, highest score first")
+    gain_ax.set_ylabel("share of those who became high harm")
+    gain_ax.set_title("Cumulative gains over the test weeks")
+    gain_ax.legend(loc="lower right", fontsize=8)
+
     per_week = predictions[predictions["model"] == "xgboost"].groupby("test_week").size()
-    if len(per_week):
-        n = float(per_week.mean())
-        for k in caseloads:
-            if k < n:
-                ax.axvline(k / n, color="#999999", lw=0.8)
-                ax.text(k / n, 0.02, f" top {k}", fontsize=7, rotation=90, va="bottom")
-    ax.set_xlabel("share of eligible offenders reviewed, highest score first")
-    ax.set_ylabel("share of those who became high harm")
-    ax.set_title("Cumulative gains (lift) over the test weeks")
-    ax.legend(loc="lower right", fontsize=8)
+    n = int(per_week.min()) if len(per_week) else 0
+    ks = sorted({int(k) for k in np.unique(np.round(np.logspace(1, np.log10(max(n, 11)), 25)))} | set(caseloads))
+    lift = caseload_lift(predictions, [k for k in ks if k <= n])
+    for model in ("xgboost", "logistic", "harm_score"):
+        m = lift[lift["model"] == model] if len(lift) else lift
+        if len(m):
+            lift_ax.plot(m["k"], m["lift"], "-", color=COLOURS[model], label=LABELS[model])
+    for k in caseloads:
+        lift_ax.axvline(k, color="#999999", lw=0.8)
+        lift_ax.text(k, lift_ax.get_ylim()[0], f" top {k}", fontsize=7, rotation=90, va="bottom")
+    lift_ax.axhline(1.0, ls=":", color="black")
+    lift_ax.set_xscale("log")
+    lift_ax.set_xlabel("caseload: people reviewed each week (highest score first)")
+    lift_ax.set_ylabel("lift: escalation rate in the caseload / overall rate")
+    lift_ax.set_title("Lift by caseload (mean over test weeks)")
+    lift_ax.legend(loc="upper right", fontsize=8)
     return _png(fig)

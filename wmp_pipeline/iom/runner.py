@@ -18,7 +18,6 @@ Tables written (working database):
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from wmp_pipeline.iom.backtest import (
     metrics_table,
     rolling_origin,
     summary_wide,
-    training_rows,
+    training_positions,
 )
 from wmp_pipeline.iom.config import DEFAULT_CONFIG, IomConfig
 from wmp_pipeline.iom.features import Feature, feature_catalogue
@@ -73,7 +72,19 @@ create table if not exists {METRICS} (
 
 
 def features_for(config: IomConfig) -> list[Feature]:
-    return feature_catalogue(config.feature_windows_days, harm_window_days=config.windows.window_days)
+    return feature_catalogue(
+        config.feature_windows_days,
+        harm_window_days=config.windows.window_days,
+        history_cap_days=config.history_cap_days,
+    )
+
+
+def limit_memory(con, config: IomConfig) -> None:
+    """Cap DuckDB's memory on this connection (it spills to disk beyond it) and drop row-order
+    preservation, which the IOM tables do not need and which costs memory."""
+    con.execute("set preserve_insertion_order = false").fetchall()
+    if config.duckdb_memory_limit:
+        con.execute(f"set memory_limit = '{config.duckdb_memory_limit}'").fetchall()
 
 
 def table_exists(con, name: str) -> bool:
@@ -107,6 +118,7 @@ def latest_week(con) -> date | None:
 def run_snapshots(con, forecast_date: date, config: IomConfig = DEFAULT_CONFIG, with_training: bool = True, log=None) -> SnapshotResult:
     """Build ``iom_snapshots``: the forecast week, plus the training and test weeks when asked."""
     start = time.monotonic()
+    limit_memory(con, config)
     newest = latest_week(con)
     if newest is None:
         raise RuntimeError("iom_offender_week is empty: no charges have been loaded")
@@ -156,13 +168,35 @@ def snapshot_weeks(con) -> list[date]:
 
 
 def load_snapshots(con, features: list[Feature], where: str = "true", params: list | None = None) -> pd.DataFrame:
-    """Snapshot rows as a DataFrame with float32 features (half the memory of float64)."""
-    feature_cols = ", ".join(f"cast({f.name} as float) as {f.name}" for f in features)
-    sql = (
-        f"select person_id, week, band, label, in_training_sample, sample_weight, "
-        f"{', '.join(AUDIT_COLUMNS)}, {feature_cols} from {SNAPSHOTS} where {where}"
-    )
-    frame = con.execute(sql, params or []).df()
+    """Snapshot rows as a DataFrame, features as one float32 block.
+
+    Read in chunks into one preallocated float32 array that becomes the
+    DataFrame's feature block without a copy: converting the whole result at
+    once (or building the frame from per-column arrays) holds two copies of
+    the features at the same time, about 1 GB more at force scale.
+    """
+    names = [f.name for f in features]
+    other = ["person_id", "week", "band", "label", "in_training_sample", "sample_weight", *AUDIT_COLUMNS]
+    params = params or []
+    n = con.execute(f"select count(*) from {SNAPSHOTS} where {where}", params).fetchall()[0][0]
+    feature_cols = ", ".join(f"cast({name} as float) as {name}" for name in names)
+    result = con.execute(f"select {', '.join(other)}, {feature_cols} from {SNAPSHOTS} where {where}", params)
+    values = np.empty((n, len(names)), dtype=np.float32)
+    parts, filled = [], 0
+    while filled < n:
+        chunk = result.fetch_df_chunk(16)
+        if chunk is None or len(chunk) == 0:
+            break
+        m = len(chunk)
+        values[filled : filled + m] = chunk[names].to_numpy(dtype=np.float32, na_value=np.nan)
+        parts.append(chunk[other])
+        filled += m
+    if filled != n:
+        raise RuntimeError(f"read {filled} snapshot rows, expected {n}")
+    frame = pd.DataFrame(values, columns=names, copy=False)
+    info = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=other)
+    for column in reversed(other):
+        frame.insert(0, column, info[column].to_numpy())
     frame["week"] = pd.to_datetime(frame["week"]).dt.date
     return frame
 
@@ -230,6 +264,7 @@ def run_training(
 
     timings: dict[str, float] = {}
     t0 = time.monotonic()
+    limit_memory(con, config)
     weeks = snapshot_weeks(con)
     if len(weeks) < 3 or max(weeks) != forecast_date:
         result = run_snapshots(con, forecast_date, config, with_training=True, log=log)
@@ -249,11 +284,12 @@ def run_training(
         timings["backtest_s"] = time.monotonic() - t
 
         t = time.monotonic()
-        train = training_rows(frame, forecast_date, config)
-        fitted = fit_models(train, features, config)
+        train_pos = training_positions(frame, forecast_date, config)
+        fitted = fit_models(frame, features, config, train_pos)
         timings["final_fit_s"] = time.monotonic() - t
 
-    data_sha = artifacts.training_data_sha256(train, ["person_id", "week", "label"] + names)
+    data_sha = artifacts.training_data_sha256(frame, ["person_id", "week", "label"] + names, train_pos)
+    train = frame.iloc[train_pos][["week", "label"]]
     version = artifacts.model_version(forecast_date, data_sha)
     metrics = metrics_table(predictions, config.top_k)
     summary = summary_wide(metrics) if len(metrics) else pd.DataFrame()
@@ -352,6 +388,7 @@ class ScoringResult:
 def run_scoring(con, settings: Settings, forecast_date: date, config: IomConfig = DEFAULT_CONFIG) -> ScoringResult:
     """Score the forecast week with the newest model trained on or before it; write the tables."""
     start = time.monotonic()
+    limit_memory(con, config)
     key = check_key(settings)
     features = features_for(config)
     saved = artifacts.newest_model(settings.artifacts_dir, on_or_before=forecast_date, features=features)

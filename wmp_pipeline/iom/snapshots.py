@@ -118,7 +118,7 @@ def snapshot_statements(
     """
     groups = offence_groups()
     features = features if features is not None else feature_catalogue(
-        config.feature_windows_days, groups, config.windows.window_days
+        config.feature_windows_days, groups, config.windows.window_days, history_cap_days=config.history_cap_days
     )
     if not any(f.name == "age_at_snapshot" for f in features):
         raise ValueError("the fairness audit needs the age_at_snapshot feature")
@@ -138,7 +138,11 @@ def snapshot_statements(
     unknown = {f.measure for f in window_feats + decay_feats} - set(measures)
     if unknown:
         raise ValueError(f"features use unknown measures {sorted(unknown)}")
-    offsets = sorted({0} | {f.end_days for f in window_feats} | {f.start_days for f in window_feats if f.start_days})
+    offsets = sorted(
+        {0}
+        | {f.end_days for f in window_feats}
+        | {f.start_days for f in window_feats + decay_feats if f.start_days}
+    )
     max_window = max([f.start_days for f in max_feats], default=1)
 
     all_measures = {**measures, **decay_measures}
@@ -156,16 +160,17 @@ def snapshot_statements(
         for o in offsets
     )
 
+    def decay_expr(f: Feature) -> str:
+        upper = _cum("r0", _decay_name(f))
+        return upper if f.start_days is None else f"{upper} - {_cum(f'r{f.start_days}', _decay_name(f))}"
+
     def window_expr(f: Feature) -> str:
         upper = _cum(f"r{f.end_days}", f.measure)
         return upper if f.start_days is None else f"{upper} - {_cum(f'r{f.start_days}', f.measure)}"
 
     windowed_cols = ",\n            ".join(
         [f"cast({window_expr(f)} as double) as {f.name}" for f in window_feats]
-        + [
-            f"cast({_cum('r0', _decay_name(f))} * exp(($as_of - s.week) / {f.tau_days!r}) as double) as {f.name}"
-            for f in decay_feats
-        ]
+        + [f"cast(({decay_expr(f)}) * exp(($as_of - s.week) / {f.tau_days!r}) as double) as {f.name}" for f in decay_feats]
         + [f"cast(i.{f.name} as double) as {f.name}" for f in max_feats]
     )
     featured_cols = ",\n            ".join(
@@ -178,9 +183,7 @@ def snapshot_statements(
         f"""
         create or replace temp table _iom_charges as
         select person_id, crime_id, charge_date, offence_group, harm_weight_days,
-               is_known_offence_code, is_violent, is_weapon, is_knife, is_serious_violence,
-               row_number() over (partition by person_id, offence_group order by charge_date) = 1
-                   as is_first_of_group
+               is_known_offence_code, is_violent, is_weapon, is_knife, is_serious_violence
         from int_charges__harm
         where charge_date < $as_of
         """,
@@ -275,7 +278,7 @@ def snapshot_statements(
         """,
         # co-defendants: other people charged for the same crime; a pair is
         # known once both charges are dated before the snapshot
-        """
+        f"""
         create or replace temp table _iom_co as
         with pairs as (
             select a.person_id, b.person_id as other_id, a.crime_id,
@@ -288,6 +291,7 @@ def snapshot_statements(
             select s.person_id, s.week, p.other_id, p.crime_id
             from _iom_base as s
             join pairs as p on p.person_id = s.person_id and p.known_date < s.week
+              {"" if config.history_cap_days is None else f"and p.known_date >= s.week - {config.history_cap_days}"}
         )
         select ps.person_id, ps.week,
                count(distinct ps.other_id) as n_co_defendants,
