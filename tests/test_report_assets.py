@@ -63,3 +63,50 @@ def test_dbt_docs_site_is_generated(tmp_path, monkeypatch):
     page = (site / "static_index.html").read_text()
     assert "int_crimes__classified" in page and "stg_connect__crimes" in page
     assert {p.name for p in site.iterdir()} >= {"index.html", "static_index.html", "manifest.json", "catalog.json"}
+
+
+def test_dbt_docs_are_regenerated_only_when_what_they_show_changed(tmp_path, monkeypatch):
+    from wmp_pipeline.defs.reports import assets as report_assets
+    from wmp_pipeline.reports.dbt_docs import DbtDocs
+
+    settings = _settings(tmp_path)
+    monkeypatch.setenv("WMP_DUCKDB_PATH", str(settings.duckdb_path))
+    settings.duckdb_path.parent.mkdir(parents=True)
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        con.execute("create table int_crimes__classified as select 'C1' as crime_id")
+
+    calls = []
+
+    def fake_generate(duckdb_path, out_dir, log=None):
+        calls.append(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "static_index.html").write_text("<html>docs</html>")
+        return DbtDocs(directory=out_dir, files=("static_index.html",), nodes=3, catalog_tables=2, seconds=0.1)
+
+    monkeypatch.setattr(report_assets, "generate_dbt_docs", fake_generate)
+
+    def run(config=None):
+        result = materialize(
+            [dbt_docs], resources=build_resources(settings), instance=DagsterInstance.ephemeral(),
+            run_config={"ops": {"dbt_docs": {"config": config or {}}}},
+        )
+        assert result.success
+        return {k: v.value for k, v in result.asset_materializations_for_node("dbt_docs")[0].metadata.items()}
+
+    first = run()
+    assert first["regenerated"] is True and len(calls) == 1
+    # new rows only: the site would be the same, so it is not regenerated
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        con.execute("insert into int_crimes__classified values ('C2')")
+    second = run()
+    assert second["regenerated"] is False and len(calls) == 1
+    assert second["nodes"] == 3 and "unchanged" in second["why"]
+    # a documented table gains a column: regenerated
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        con.execute("alter table int_crimes__classified add column offence_code varchar")
+    assert run()["regenerated"] is True and len(calls) == 2
+    # a table dbt does not document changes nothing; force regenerates anyway
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        con.execute("create table hotspot_scratch as select 1 as x")
+    assert run()["regenerated"] is False and len(calls) == 2
+    assert run({"force": True})["regenerated"] is True and len(calls) == 3

@@ -17,13 +17,16 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from wmp_pipeline.contract import Table
 
@@ -97,8 +100,42 @@ def _row_problem(fields: list[str], n_expected: int, header: list[str]) -> str |
     return None
 
 
-def _to_table(columns: list[str], rows: list[list[str]], row_numbers: list[int]) -> pa.Table:
-    cols = {name: pa.array([r[i] if r[i] != "" else None for r in rows], type=pa.string()) for i, name in enumerate(columns)}
+#: Any surrogate code point: what ``surrogateescape`` makes of bytes that are not UTF-8
+#: (a string holds one exactly when it cannot be encoded as UTF-8, see _has_surrogates).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Joins a row's fields so that a chunk reaches Arrow as one string per row, split there.
+_SEP = "\x1f"
+
+
+def _suspect(line: str) -> bool:
+    """True when a row (its fields joined) may break a field rule: too long, or non-UTF-8 bytes.
+
+    A row whose joined text is at most MAX_FIELD_CHARS long and holds no
+    surrogate has neither problem, so only suspects need _row_problem.
+    """
+    return len(line) > MAX_FIELD_CHARS or _SURROGATE.search(line) is not None
+
+
+def _to_table(columns: list[str], indices: list[int], rows: list[list[str]], lines: list[str], row_numbers: list[int]) -> pa.Table:
+    """Column ``columns[k]`` from field ``indices[k]`` of each row, as text; empty fields are NULL.
+
+    ``lines`` are the rows joined with _SEP: converting one string per row and
+    splitting it in Arrow is several times cheaper than converting every field.
+    When a field holds _SEP itself, the fields are converted one by one.
+    """
+    n_fields = len(rows[0]) if rows else 0
+    values: list[pa.Array]
+    if not rows:
+        values = [pa.array([], type=pa.string()) for _ in indices]
+    else:
+        parts = pc.split_pattern(pa.array(lines, type=pa.string()), _SEP)
+        if pc.sum(pc.list_value_length(parts)).as_py() == n_fields * len(rows):
+            values = [pc.list_element(parts, i) for i in indices]
+        else:
+            transposed = list(zip(*rows))
+            values = [pa.array(transposed[i], type=pa.string()) for i in indices]
+    null = pa.scalar(None, type=pa.string())
+    cols = {name: pc.if_else(pc.equal(v, ""), null, v) for name, v in zip(columns, values)}
     cols["_row_number"] = pa.array(row_numbers, type=pa.int64())
     return pa.table(cols)
 
@@ -122,35 +159,77 @@ def read_csv_chunks(path: Path, fmt: str, spec: Table, file_name: str) -> tuple[
     key_idx = report.columns.index(spec.key)
     n_header = len(report.columns)
 
+    def bad_row(fields: list[str], row_number: int, problem: str) -> tuple[int, str, str, str | None]:
+        raw = ",".join(fields).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        key = fields[key_idx] if key_idx < len(fields) and not _has_surrogates(fields[key_idx]) else None
+        return (row_number, problem, raw[:2000], key)
+
+    def chunk(rows: list[list[str]], numbers: list[int], bad: list[tuple[int, str, str, str | None]]) -> Chunk:
+        # Rows with the right number of fields: the field checks run on the few
+        # whose joined text is suspect (see _suspect), not on every field.
+        lines = list(map(_SEP.join, rows))
+        if max(map(len, lines), default=0) > MAX_FIELD_CHARS or any(map(_SURROGATE.search, lines)):
+            kept_rows, kept_lines, kept_numbers = [], [], []
+            for fields, line, number in zip(rows, lines, numbers):
+                problem = _row_problem(fields, n_header, report.columns) if _suspect(line) else None
+                if problem:
+                    bad.append(bad_row(fields, number, problem))
+                else:
+                    kept_rows.append(fields)
+                    kept_lines.append(line)
+                    kept_numbers.append(number)
+            rows, lines, numbers = kept_rows, kept_lines, kept_numbers
+            bad.sort(key=lambda b: b[0])
+        return Chunk(_to_table(wanted, idx, rows, lines, numbers), bad)
+
+    def add_rows(batch: list[list[str]], row_number: int, rows: list, numbers: list[int], bad: list) -> int:
+        """Row by row: blank lines skipped, rows with the wrong number of fields quarantined."""
+        for fields in batch:
+            if not fields:  # a blank line is not a row
+                continue
+            row_number += 1
+            if len(fields) != n_header:
+                bad.append(bad_row(fields, row_number, f"has {len(fields)} fields, the header has {n_header}"))
+            else:
+                rows.append(fields)
+                numbers.append(row_number)
+        return row_number
+
     def chunks() -> Iterator[Chunk]:
         rows: list[list[str]] = []
         numbers: list[int] = []
         bad: list[tuple[int, str, str, str | None]] = []
         row_number = 0
+        batch: list[list[str]] = []
         try:
-            for fields in reader:
-                if not fields:  # a blank line is not a row
-                    continue
-                row_number += 1
-                problem = _row_problem(fields, n_header, report.columns)
-                if problem:
-                    raw = ",".join(fields).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-                    key = fields[key_idx] if key_idx < len(fields) and not _has_surrogates(fields[key_idx]) else None
-                    bad.append((row_number, problem, raw[:2000], key))
+            while True:
+                # Read up to the chunk's size at C speed. list.extend keeps the rows
+                # read before an error, so the row number in a refusal stays exact.
+                batch = []
+                batch.extend(islice(reader, CHUNK_ROWS - len(rows) - len(bad)))
+                if not batch:
+                    break
+                if list(map(len, batch)).count(n_header) == len(batch):
+                    # the usual case: no blank line, every row with the header's field count
+                    numbers.extend(range(row_number + 1, row_number + len(batch) + 1))
+                    row_number += len(batch)
+                    rows.extend(batch)
                 else:
-                    rows.append([fields[i] for i in idx])
-                    numbers.append(row_number)
+                    row_number = add_rows(batch, row_number, rows, numbers, bad)
+                batch = []
                 if len(rows) + len(bad) >= CHUNK_ROWS:
-                    yield Chunk(_to_table(wanted, rows, numbers), bad)
+                    yield chunk(rows, numbers, bad)
                     rows, numbers, bad = [], [], []
         except (EOFError, OSError, zlib.error, gzip.BadGzipFile) as e:
+            row_number += sum(1 for fields in batch if fields)
             raise FileRefused(file_name, f"is truncated or corrupt after data row {row_number} ({e})") from None
         except csv.Error as e:
+            row_number += sum(1 for fields in batch if fields)
             raise FileRefused(file_name, f"is not valid CSV near data row {row_number + 1} ({e})") from None
         finally:
             text.close()
         if rows or bad or row_number == 0:
-            yield Chunk(_to_table(wanted, rows, numbers), bad)
+            yield chunk(rows, numbers, bad)
 
     return report, chunks()
 
@@ -169,8 +248,6 @@ def read_parquet_chunks(path: Path, spec: Table, file_name: str) -> tuple[Header
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             return col.cast(pa.string())
         if pa.types.is_timestamp(col.type):
-            import pyarrow.compute as pc
-
             return pc.strftime(col, format="%Y-%m-%dT%H:%M:%S")
         return col.cast(pa.string())
 

@@ -43,8 +43,12 @@ def typed_expr(col: Column) -> str:
     return c
 
 
-def problem_exprs(col: Column) -> list[str]:
-    """SQL expressions, each a reason text when the rule is broken, else NULL."""
+def problem_exprs(col: Column, typed: str | None = None) -> list[str]:
+    """SQL expressions, each a reason text when the rule is broken, else NULL.
+
+    ``typed`` names a column already holding ``typed_expr(col)``, so the
+    conversion is not computed a second time.
+    """
     c = _q(col.name)
     out: list[str] = []
     if not col.nullable:
@@ -52,7 +56,7 @@ def problem_exprs(col: Column) -> list[str]:
     if col.type != "string":
         what = {"date": "a date YYYY-MM-DD", "timestamp": "an ISO 8601 timestamp", "integer": "an integer"}[col.type]
         out.append(
-            f"CASE WHEN {c} IS NOT NULL AND ({typed_expr(col)}) IS NULL "
+            f"CASE WHEN {c} IS NOT NULL AND ({typed or typed_expr(col)}) IS NULL "
             f"THEN {_lit(col.name + ': ')} || left({c}, 40) || {_lit(' is not ' + what)} END"
         )
     if col.allowed:
@@ -69,34 +73,59 @@ def problem_exprs(col: Column) -> list[str]:
     return out
 
 
+def _typed_name(col: Column) -> str:
+    return _q("_typed_" + col.name)
+
+
 def validation_sql(spec: Table, source: str) -> str:
     """A query over ``source`` (text columns + _row_number) giving typed columns and ``_problems``.
 
     ``_problems`` is NULL for a valid row, else the reasons joined by ``'; '``.
     Duplicate keys inside the file are reported on the second and later copies.
+    Each text value is converted once (``typed``), and ``_raw_record`` (the
+    delivered text as JSON) is only built for rows with a problem: it is
+    only kept for quarantined rows.
     """
-    problems = [p for col in spec.columns for p in problem_exprs(col)]
+    converted = [c for c in spec.columns if c.type != "string"]
+    problems = [p for col in spec.columns for p in problem_exprs(col, _typed_name(col) if col.type != "string" else None)]
     key = _q(spec.key)
+    # a later copy of a key: its row comes after the key's first row (row numbers are unique in a file)
     problems.append(
-        f"CASE WHEN {key} IS NOT NULL AND _key_seq > 1 THEN "
+        f"CASE WHEN {key} IS NOT NULL AND _row_number > _key_first_row THEN "
         f"{_lit(spec.key + ' ')} || left({key}, 40) || ' is duplicated in the file (first at row ' || _key_first_row || ')' END"
     )
-    typed = ",\n  ".join(f"{typed_expr(c)} AS {_q(c.name)}" for c in spec.columns)
-    problem_list = ",\n    ".join(problems)
+    conversions = "".join(f",\n    {typed_expr(c)} AS {_typed_name(c)}" for c in converted)
+    typed = ",\n  ".join(f"{_typed_name(c) if c.type != 'string' else _q(c.name)} AS {_q(c.name)}" for c in spec.columns)
+    problem_list = ",\n      ".join(problems)
+    raw_record = f"to_json(struct_pack({', '.join(f'{_q(c)} := {_q(c)}' for c in spec.column_names)}))::VARCHAR"
     return f"""
-with keyed as (
-  select *,
-    row_number() over (partition by {key} order by _row_number) as _key_seq,
-    min(_row_number) over (partition by {key}) as _key_first_row
+with repeated_keys as (
+  -- keys delivered more than once in the file, with their first row (few; a join, not a window over every row)
+  select {key} as _repeated_key, min(_row_number) as _key_first_row
   from {source}
+  where {key} is not null
+  group by {key}
+  having count(*) > 1
+),
+keyed as (
+  select s.*,
+    r._key_first_row{conversions}
+  from {source} as s
+  left join repeated_keys as r on s.{key} = r._repeated_key
+),
+checked as (
+  select *,
+    nullif(concat_ws('; ',
+      {problem_list}), '') as _problems
+  from keyed
 )
 select
   {typed},
   _row_number,
-  nullif(concat_ws('; ', {problem_list}), '') as _problems,
-  to_json(struct_pack({", ".join(f"{_q(c)} := {_q(c)}" for c in spec.column_names)}))::VARCHAR as _raw_record,
+  _problems,
+  CASE WHEN _problems IS NOT NULL THEN {raw_record} END as _raw_record,
   {key} as _record_key
-from keyed
+from checked
 """
 
 

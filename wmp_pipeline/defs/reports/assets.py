@@ -5,9 +5,16 @@ calls the pure builder, writes its files under ``artifacts/`` and attaches
 counts and a preview as metadata (never an offender key or person id).
 """
 
+import hashlib
+import json
+from datetime import datetime, timezone
+from importlib import metadata as package_metadata
+from pathlib import Path
+
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    Config,
     DagsterEventType,
     MaterializeResult,
     MetadataValue,
@@ -15,12 +22,14 @@ from dagster import (
 )
 
 from wmp_pipeline.defs.partitions import forecast_date_for_partition, weekly_partitions
+from wmp_pipeline.defs.project import dbt_project
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.progress import Progress
 from wmp_pipeline.reports.briefing import CheckResult, build_briefing, write_briefing
 from wmp_pipeline.reports.charts import data_uri
 from wmp_pipeline.reports.dbt_docs import DBT_DOCS_SUBDIR, generate_dbt_docs
 from wmp_pipeline.reports.transparency import build_record, fairness_flags, render_markdown, write_record
+from wmp_pipeline.settings import DBT_PROJECT_DIR
 
 GROUP = "reports"
 
@@ -145,6 +154,78 @@ def transparency_record(context: AssetExecutionContext, warehouse: WarehouseReso
     )
 
 
+#: Written next to the docs site: the fingerprint of what it was generated from.
+DOCS_STAMP = "wmp_docs_inputs.json"
+#: Folders of the dbt project that are outputs or caches, not sources of the docs.
+_DBT_NON_SOURCES = {"target", "logs", "dbt_packages"}
+
+
+class DbtDocsConfig(Config):
+    """``force``: regenerate the docs site even when nothing it shows has changed."""
+
+    force: bool = False
+
+
+def _dbt_relations() -> set[tuple[str, str]] | None:
+    """(schema, table) of every model, seed and source in the dbt manifest; None without a manifest."""
+    try:
+        manifest = json.loads(Path(dbt_project.manifest_path).read_text())
+    except (OSError, ValueError):
+        return None
+    out = {
+        (n["schema"], n.get("alias") or n["name"])
+        for n in manifest.get("nodes", {}).values()
+        if n.get("resource_type") in ("model", "seed", "snapshot")
+    }
+    out |= {(n["schema"], n.get("identifier") or n["name"]) for n in manifest.get("sources", {}).values()}
+    return out
+
+
+def docs_inputs(con, database_path: str, project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """Fingerprint of everything the dbt docs site shows: the dbt project's files,
+    dbt's version and the warehouse's columns (types, comments) of the relations dbt documents.
+
+    The catalog of dbt-duckdb holds no row counts, so a week that only adds
+    rows gives the same site.
+    """
+    h = hashlib.sha256()
+    for pkg in ("dbt-core", "dbt-duckdb"):
+        try:
+            h.update(f"{pkg}={package_metadata.version(pkg)}\n".encode())
+        except package_metadata.PackageNotFoundError:
+            pass
+    h.update(f"database={Path(database_path).stem}\n".encode())
+    for path in sorted(Path(project_dir).rglob("*")):
+        rel = path.relative_to(project_dir)
+        if not path.is_file() or rel.parts[0] in _DBT_NON_SOURCES or any(part.startswith(".") for part in rel.parts):
+            continue
+        h.update(f"file={rel.as_posix()}\n".encode())
+        h.update(path.read_bytes())
+    relations = _dbt_relations()
+    columns = con.execute(
+        "select schema_name, table_name, column_index, column_name, data_type, coalesce(comment, '') "
+        "from duckdb_columns() where database_name = current_database() and schema_name <> 'temp' order by all"
+    ).fetchall()
+    tables = con.execute(
+        "select schema_name, table_name, 'table', coalesce(comment, '') from duckdb_tables() "
+        "where database_name = current_database() and not temporary "
+        "union all select schema_name, view_name, 'view', coalesce(comment, '') from duckdb_views() "
+        "where database_name = current_database() and not internal and not temporary order by all"
+    ).fetchall()
+    for row in [*tables, *columns]:
+        if relations is None or (row[0], row[1]) in relations:
+            h.update(("\x1f".join(map(str, row)) + "\n").encode())
+    return h.hexdigest()
+
+
+def _read_stamp(out: Path) -> dict:
+    try:
+        stamp = json.loads((out / DOCS_STAMP).read_text())
+    except (OSError, ValueError):
+        return {}
+    return stamp if (out / "static_index.html").exists() else {}
+
+
 @asset(
     name="dbt_docs",
     group_name=GROUP,
@@ -153,17 +234,43 @@ def transparency_record(context: AssetExecutionContext, warehouse: WarehouseReso
     description=(
         "The analysts' documentation site (`dbt docs generate --static`) of the week's warehouse: every model and seed "
         "with descriptions, columns, tests, lineage and the built tables' types. artifacts/dbt_docs/static_index.html "
-        "opens from disk; index.html needs a web server (python -m http.server)."
+        "opens from disk; index.html needs a web server (python -m http.server). Regenerated only when the dbt "
+        "project, dbt or the documented tables' columns changed."
     ),
 )
-def dbt_docs(context: AssetExecutionContext, warehouse: WarehouseResource, pipeline: PipelineSettingsResource):
+def dbt_docs(
+    context: AssetExecutionContext, config: DbtDocsConfig, warehouse: WarehouseResource, pipeline: PipelineSettingsResource
+):
     settings = pipeline.settings()
     out = settings.artifacts_dir / DBT_DOCS_SUBDIR
+    with warehouse.connect() as con:
+        inputs = docs_inputs(con, warehouse.database_path)
+    stamp = _read_stamp(out)
+    if stamp.get("inputs") == inputs and not config.force:
+        context.log.info(f"dbt docs: unchanged since {stamp.get('generated_at')}, not regenerated")
+        return MaterializeResult(
+            metadata={
+                "static_page": MetadataValue.path(str(out / "static_index.html")),
+                "directory": MetadataValue.path(str(out)),
+                "regenerated": False,
+                "why": f"dbt project, dbt version and documented tables unchanged since {stamp.get('generated_at')}",
+                "nodes": stamp.get("nodes", 0),
+                "catalog_tables": stamp.get("catalog_tables", 0),
+                "seconds": 0.0,
+            }
+        )
+    why = "forced" if config.force else ("first generation" if not stamp else "the dbt project, dbt or the documented tables changed")
     docs = generate_dbt_docs(warehouse.database_path, out, log=context.log)
+    generated_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    (out / DOCS_STAMP).write_text(
+        json.dumps({"inputs": inputs, "generated_at": generated_at, "nodes": docs.nodes, "catalog_tables": docs.catalog_tables})
+    )
     return MaterializeResult(
         metadata={
             "static_page": MetadataValue.path(str(docs.static_page)),
             "directory": MetadataValue.path(str(docs.directory)),
+            "regenerated": True,
+            "why": why,
             "nodes": docs.nodes,
             "catalog_tables": docs.catalog_tables,
             "seconds": round(docs.seconds, 1),

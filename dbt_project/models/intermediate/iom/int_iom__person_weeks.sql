@@ -4,14 +4,17 @@
 
   harm_score(week) = sum of harm_weight_days of active charges with
   charge_date in [week - harm_window_days, week). Built set-based so it stays
-  cheap at force scale:
+  cheap at force scale, with no join on the (large) person-week grain:
     1. per person and charge day, the summed weight and counts;
-    2. running totals of those per person;
-    3. the Mondays each person is "in the lookback" as islands of
-       consecutive weeks (one generate_series per island, not per charge);
-    4. two ASOF joins per person-week read the running totals just before
-       `week` and just before `week - window`: their difference is the sum
-       over the window, with no per-week re-aggregation.
+    2. each charge day changes a person's scores on three Mondays only: it
+       enters the window and the lookback on the first Monday after it
+       (`week > charge_date`), leaves the window on the first Monday after
+       charge_date + window, and the lookback on the first Monday after
+       charge_date + lookback;
+    3. running sums of those changes give the scores from each change week
+       until the next one (a few rows per person);
+    4. each such span is expanded into its Mondays (one generate_series per
+       span), keeping the spans with a charge in the lookback.
   Weeks run up to the Monday of the newest applied CONNECT drop.
 #}
 {%- set window_days = var('harm_window_days', 365) | int -%}
@@ -39,77 +42,77 @@ charge_days as (
     group by person_id, charge_date
 ),
 
-running as (
+-- The first Monday strictly after day d is date_trunc('week', d) + 7.
+changes as (
+    -- enters the window and the lookback
     select
         person_id,
-        charge_date,
-        sum(day_weight) over by_date as cum_weight,
-        sum(day_charges) over by_date as cum_charges,
-        sum(day_unknown_charges) over by_date as cum_unknown_charges,
-        lag(charge_date) over (partition by person_id order by charge_date) as previous_charge_date
+        cast(date_trunc('week', charge_date) as date) + 7 as week,
+        day_weight as d_weight,
+        day_charges as d_window,
+        day_unknown_charges as d_unknown,
+        day_charges as d_lookback,
+        charge_date
     from charge_days
-    window by_date as (partition by person_id order by charge_date rows between unbounded preceding and current row)
-),
-
--- A charge on day c puts the person in the lookback on Mondays w with
--- c < w <= c + lookback. Consecutive charges closer than the lookback
--- belong to one island of weeks.
-island_starts as (
+    union all
+    -- leaves the window
     select
         person_id,
-        charge_date,
-        sum(case when previous_charge_date is null
-                   or charge_date > previous_charge_date + {{ lookback_days }}
-                 then 1 else 0 end)
-            over (partition by person_id order by charge_date rows between unbounded preceding and current row)
-            as island_id
-    from running
-),
-
-islands as (
+        cast(date_trunc('week', charge_date + {{ window_days }}) as date) + 7,
+        -day_weight, -day_charges, -day_unknown_charges, 0, null
+    from charge_days
+    union all
+    -- leaves the lookback
     select
         person_id,
-        island_id,
-        cast(date_trunc('week', min(charge_date)) as date) + 7 as first_week,
-        least(max(charge_date) + {{ lookback_days }}, (select week from latest_week)) as last_day
-    from island_starts
-    group by person_id, island_id
+        cast(date_trunc('week', charge_date + {{ lookback_days }}) as date) + 7,
+        0, 0, 0, -day_charges, null
+    from charge_days
+),
+
+change_weeks as (
+    select
+        person_id,
+        week,
+        sum(d_weight) as d_weight,
+        sum(d_window) as d_window,
+        sum(d_unknown) as d_unknown,
+        sum(d_lookback) as d_lookback,
+        max(charge_date) as newest_charge_date
+    from changes
+    group by person_id, week
+),
+
+spans as (
+    select
+        person_id,
+        week as first_week,
+        lead(week) over (partition by person_id order by week) as next_change_week,
+        sum(d_weight) over upto as harm_score,
+        sum(d_window) over upto as charges_in_window,
+        sum(d_unknown) over upto as unknown_code_charges_in_window,
+        sum(d_lookback) over upto as charges_in_lookback,
+        max(newest_charge_date) over upto as last_charge_date
+    from change_weeks
+    window upto as (partition by person_id order by week rows between unbounded preceding and current row)
 ),
 
 person_weeks as (
     select
         person_id,
-        cast(unnest(generate_series(first_week, last_day, interval 7 day)) as date) as week
-    from islands
-    where first_week <= last_day
-),
-
-bounds as (
-    select
-        person_id,
-        week,
-        week - {{ window_days }} as window_start,
-        week - {{ lookback_days }} as lookback_start
-    from person_weeks
-),
-
-scored as (
-    select
-        bounds.person_id,
-        bounds.week,
-        coalesce(upto_week.cum_weight, 0) - coalesce(before_window.cum_weight, 0) as harm_score,
-        coalesce(upto_week.cum_charges, 0) - coalesce(before_window.cum_charges, 0) as charges_in_window,
-        coalesce(upto_week.cum_unknown_charges, 0) - coalesce(before_window.cum_unknown_charges, 0)
-            as unknown_code_charges_in_window,
-        coalesce(upto_week.cum_charges, 0) - coalesce(before_lookback.cum_charges, 0) as charges_in_lookback,
-        upto_week.charge_date as last_charge_date
-    from bounds
-    asof left join running as upto_week
-        on bounds.person_id = upto_week.person_id and bounds.week > upto_week.charge_date
-    asof left join running as before_window
-        on bounds.person_id = before_window.person_id and bounds.window_start > before_window.charge_date
-    asof left join running as before_lookback
-        on bounds.person_id = before_lookback.person_id and bounds.lookback_start > before_lookback.charge_date
+        cast(unnest(generate_series(
+            first_week,
+            least(coalesce(next_change_week - 7, (select week from latest_week)), (select week from latest_week)),
+            interval 7 day
+        )) as date) as week,
+        harm_score,
+        charges_in_window,
+        unknown_code_charges_in_window,
+        charges_in_lookback,
+        last_charge_date
+    from spans
+    where charges_in_lookback > 0
+      and first_week <= (select week from latest_week)
 )
 
 select
@@ -120,5 +123,4 @@ select
     cast(unknown_code_charges_in_window as integer) as unknown_code_charges_in_window,
     cast(charges_in_lookback as integer) as charges_in_lookback,
     last_charge_date
-from scored
-where charges_in_lookback > 0
+from person_weeks

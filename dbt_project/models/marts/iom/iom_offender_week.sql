@@ -48,7 +48,9 @@ banded as (
         case
             when persons.date_of_birth is not null
                 then cast(date_diff('year', persons.date_of_birth, person_weeks.week)
-                     - case when strftime(person_weeks.week, '%m%d') < strftime(persons.date_of_birth, '%m%d')
+                     -- birthday not yet reached this year (month/day compared as numbers, not strings)
+                     - case when month(person_weeks.week) * 100 + day(person_weeks.week)
+                                 < month(persons.date_of_birth) * 100 + day(persons.date_of_birth)
                             then 1 else 0 end as integer)
         end as age_at_week
     from person_weeks
