@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--warehouse", type=Path, required=True, help="DuckDB file with int_crimes__classified (copied, not changed)")
     p.add_argument("--forecast-date", type=date.fromisoformat, required=True, help="a Monday")
-    p.add_argument("--truth", type=Path, default=None, help="folder holding hotspot_truth.parquet (optional)")
+    p.add_argument("--truth", type=Path, default=None, help="generator truth folder, for the ceiling (optional)")
+    p.add_argument("--diagnostics", action="store_true",
+                   help="also score the weekly truth summed over the window (ceiling_diag_summed_weekly)")
     p.add_argument("--boundary", type=Path, default=None, help="optional LSOA boundary GeoJSON")
     p.add_argument("--refit-every", type=int, nargs="+", default=[13])
     p.add_argument("--threads", type=int, default=2, help="DuckDB threads")
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="hotspot-bench-"))
     db = work / "wmp.duckdb"
     shutil.copy(args.warehouse, db)
-    truth = load_truth(args.truth)
+    truth = load_truth(args.truth, weekly=args.diagnostics)
     cfg = HotspotConfig.weekly(**json.loads(args.config))
     con = duckdb.connect(str(db), config={"threads": args.threads})
     timings: dict[str, dict[str, float]] = {}

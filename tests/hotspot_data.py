@@ -91,3 +91,17 @@ def truth_frame(n: int = 24, size: int = 250, weeks: int = 130, start: date = da
                 "period_start": start + timedelta(weeks=w), "expected_count": base * share,
             }))
     return pd.concat(frames, ignore_index=True)
+
+
+def forecast_truth_frame(horizon: int = 4, **kwargs) -> pd.DataFrame:
+    """The ceiling rows of the same truth: the expected count of the ``horizon`` weeks from each
+    week (``window_periods = horizon``). The surface is not self-exciting, so the expectation
+    given the past is just the sum of the weekly expected counts."""
+    weekly = truth_frame(**kwargs)
+    weekly["period_start"] = pd.to_datetime(weekly["period_start"])
+    wide = weekly.pivot_table(index=["target", "cell_id"], columns="period_start", values="expected_count")
+    summed = wide.T.rolling(horizon).sum().shift(-(horizon - 1)).T.dropna(axis=1, how="all")
+    out = summed.stack().rename("expected_count").reset_index()
+    out["period_start"] = out["period_start"].dt.date
+    out["window_periods"] = horizon
+    return out[["target", "cell_id", "period_start", "window_periods", "expected_count"]]

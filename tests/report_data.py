@@ -80,7 +80,7 @@ def _backtest() -> pd.DataFrame:
     run_id = f"{FORECAST.isoformat()}-abc-r13"
     for target in ("knife_injury", "serious_violence"):
         for model, base in (("xgboost_poisson", 0.30), ("last_4_weeks", 0.18), ("last_52_weeks", 0.24),
-                            ("prospective_hotspot", 0.22), ("ceiling_truth", 0.36)):
+                            ("prospective_hotspot", 0.22), ("ceiling", 0.36)):
             for share in (0.005, 0.01, 0.02, 0.05):
                 scale = 1 + 8 * share
                 for k in range(20):

@@ -121,7 +121,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tiny, tmp_path):
     for drop in _drops(landing):
         again = tmp_path / "a" / "landing" / "connect" / drop.name
         assert (drop / "manifest.json").read_bytes() == (again / "manifest.json").read_bytes()
-    for name in ("hotspot_truth.parquet", "iom_truth.parquet"):
+    for name in ("hotspot_truth.parquet", "hotspot_forecast_truth.parquet", "iom_truth.parquet"):
         assert pq.read_table(truth / name).equals(pq.read_table(tmp_path / "a" / "truth" / name))
 
     generate("tiny", tmp_path / "b" / "landing", tmp_path / "b" / "truth", seed=SEED + 1, end_date=END)
@@ -325,6 +325,38 @@ def test_hotspot_truth_covers_every_cell_and_week(tiny):
     assert abs(crimes.offence_code.isin(sv_codes).sum() - expected["serious_violence"]) < 0.1 * expected["serious_violence"]
 
 
+def test_hotspot_forecast_truth_is_the_expectation_given_the_past(tiny):
+    """The 28-day ceiling: one row per target, cell and forecast Monday whose 4 weeks are in the history;
+    it starts from the week-1 truth, and on average over dates it equals the 4 weekly truths summed
+    (their expectation given the past), while differing date by date (they know the window's crimes)."""
+    _, truth, summary = tiny
+    fc = pq.read_table(truth / "hotspot_forecast_truth.parquet").to_pandas()
+    hot = pq.read_table(truth / "hotspot_truth.parquet").to_pandas()
+    assert list(fc.columns) == ["target", "cell_id", "forecast_date", "horizon_weeks", "expected_count"]
+    assert (fc.horizon_weeks == 4).all()
+    dates = sorted(pd.to_datetime(fc.forecast_date.astype(str)).dt.date.unique())
+    assert dates[0] == summary.covers_from and dates[-1] == END - timedelta(weeks=4)
+    assert len(dates) == HISTORY_WEEKS - 3
+    assert len(fc) == 2 * len(dates) * hot.cell_id.nunique()
+    assert np.isfinite(fc.expected_count).all() and (fc.expected_count > 0).all()
+
+    def wide(df, col):
+        df = df.assign(target=df.target.astype(str), cell_id=df.cell_id.astype(str), d=pd.to_datetime(df[col].astype(str)))
+        return df.pivot_table(index=["target", "cell_id"], columns="d", values="expected_count")
+
+    f, w = wide(fc, "forecast_date"), wide(hot, "week_start")
+    w = w.loc[f.index]
+    n = f.shape[1]
+    summed = sum(w.iloc[:, i : i + n].to_numpy() for i in range(4))
+    week1 = w.iloc[:, :n].to_numpy()
+    assert (f.to_numpy() > week1).all()
+    for target in ("knife_injury", "serious_violence"):
+        rows = f.index.get_level_values("target") == target
+        per_date_f, per_date_s = f.to_numpy()[rows].sum(axis=0), summed[rows].sum(axis=0)
+        assert per_date_f.sum() == pytest.approx(per_date_s.sum(), rel=0.01)
+        assert not np.allclose(per_date_f, per_date_s, rtol=1e-3)
+
+
 def test_iom_truth_is_a_probability_on_eligible_people(tiny):
     landing, truth, summary = tiny
     iom = pq.read_table(truth / "iom_truth.parquet").to_pandas()
@@ -366,7 +398,8 @@ def test_truth_manifest_describes_the_run(tiny):
     _, truth, summary = tiny
     m = json.loads((truth / "truth_manifest.json").read_text())
     assert m["seed"] == SEED and m["end_date"] == END.isoformat() and m["preset"]["name"] == "tiny"
-    assert set(m["files"]) == {"hotspot_truth.parquet", "iom_truth.parquet", "cells.parquet", "lsoas.parquet"}
+    assert set(m["files"]) == {"hotspot_truth.parquet", "hotspot_forecast_truth.parquet", "iom_truth.parquet",
+                               "cells.parquet", "lsoas.parquet"}
     for name, info in m["files"].items():
         assert pq.read_metadata(truth / name).num_rows == info["rows"] and info["description"]
 

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from dagster import materialize
 
-from tests.hotspot_data import synthetic_events, truth_frame
+from tests.hotspot_data import forecast_truth_frame, synthetic_events
 from wmp_pipeline.defs.hotspot import assets as hotspot_assets
 from wmp_pipeline.defs.partitions import partition_for_forecast_date
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
-from wmp_pipeline.hotspot.connect_source import CONNECT_SIGNALS, TRUTH_FILE, events_sql
+from wmp_pipeline.hotspot.connect_source import CONNECT_SIGNALS, FORECAST_TRUTH_FILE, events_sql
 
 START = pd.Timestamp("2022-01-03")
 WEEKS = 120
@@ -47,9 +47,11 @@ def warehouse_dir(tmp_path_factory) -> Path:
     con.register("crimes_df", crimes)
     con.execute("CREATE TABLE int_crimes__classified AS SELECT * FROM crimes_df")
     con.close()
-    truth = truth_frame(weeks=WEEKS, start=START.date()).rename(columns={"period_start": "week_start"})
+    truth = forecast_truth_frame(weeks=WEEKS, start=START.date()).rename(
+        columns={"period_start": "forecast_date", "window_periods": "horizon_weeks"}
+    )
     (root / "truth").mkdir()
-    truth.to_parquet(root / "truth" / TRUTH_FILE)
+    truth.to_parquet(root / "truth" / FORECAST_TRUTH_FILE)
     return root
 
 
@@ -102,7 +104,7 @@ def test_weekly_hotspot_assets_materialise_with_passing_checks(warehouse_dir):
     con.close()
     assert len(preds) == 2 * n_cells
     assert (pd.to_datetime(preds["forecast_week"]).dt.date == forecast).all()
-    assert set(metrics["model"]) >= {"xgboost_poisson", "ceiling_truth", "prospective_hotspot"}
+    assert set(metrics["model"]) >= {"xgboost_poisson", "ceiling", "prospective_hotspot"}
     assert set(metrics["scope"]) == {"origin", "overall"}
     maps = list((warehouse_dir / "artifacts" / "maps").iterdir())
     assert any(p.suffix == ".png" for p in maps) and sum(p.suffix == ".geojson" for p in maps) == 2
@@ -149,7 +151,7 @@ def test_hotspot_steps_on_the_tiny_pipeline(tiny_pipeline, tmp_path):
         # the generator's cell ids are the engine's
         assert truth["cell_id"].isin(set(cells["cell_id"])).mean() > 0.9
         result, rows = runner.run_backtest_table(con, tiny_pipeline.forecast_date, truth=truth)
-        assert {"ceiling_truth", "xgboost_poisson"} <= set(rows["model"])
+        assert {"ceiling", "xgboost_poisson"} <= set(rows["model"])
         assert rows["hit_rate"].dropna().between(0, 1).all()
         runner.train_or_reuse_models(con, tiny_pipeline.forecast_date, tmp_path / "artifacts")
         table, paths = runner.score_week(con, tiny_pipeline.forecast_date, tmp_path / "artifacts")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.hotspot_data import synthetic_events, truth_frame
+from tests.hotspot_data import forecast_truth_frame, synthetic_events, truth_frame
 from wmp_pipeline.hotspot import engine
 from wmp_pipeline.hotspot.backtest import backtest_origins, refit_schedule
 from wmp_pipeline.hotspot.model import newest_model, training_frame, training_periods
@@ -110,18 +110,32 @@ def test_backtest_schedule():
 
 def test_backtest_beats_recent_counts_and_stays_below_the_ceiling(built):
     con, cfg, _, info = built
-    truth = truth_frame(weeks=WEEKS, start=START)
+    # the ceiling rows (4-week windows) and the weekly rows (for the diagnostic)
+    truth = pd.concat([forecast_truth_frame(weeks=WEEKS, start=START),
+                       truth_frame(weeks=WEEKS, start=START).assign(window_periods=1)], ignore_index=True)
     result = engine.run_backtest(con, cfg, info, truth=truth)
     per = result.per_origin
     assert per["t"].nunique() == cfg.backtest_periods
-    assert set(per["model"]) == {"xgboost_poisson", "last_4_weeks", "last_52_weeks", "prospective_hotspot", "ceiling_truth",
-                                  "ceiling_truth_at_forecast"}
+    assert set(per["model"]) == {"xgboost_poisson", "last_4_weeks", "last_52_weeks", "prospective_hotspot",
+                                  engine.CEILING, engine.CEILING_SUMMED_WEEKLY}
     assert per["hit_rate"].between(0, 1).all()
     table = engine.summary_table(result.overall, (0.05,)).set_index(["target", "model"])
     for target in cfg.targets:
         model = table.loc[(target, "xgboost_poisson"), "hit_rate@5%"]
         assert model > table.loc[(target, "last_4_weeks"), "hit_rate@5%"]
-        assert model < table.loc[(target, "ceiling_truth"), "hit_rate@5%"] + 0.05
+        assert model < table.loc[(target, engine.CEILING), "hit_rate@5%"] + 0.05
+        # without self-excitation the summed weekly truth is the expectation given the past
+        assert table.loc[(target, engine.CEILING_SUMMED_WEEKLY), "hit_rate@5%"] == pytest.approx(
+            table.loc[(target, engine.CEILING), "hit_rate@5%"])
+
+
+def test_backtest_ceiling_needs_rows_of_the_horizon(built):
+    """Weekly rows alone (window 1) give only the diagnostic, never the ceiling."""
+    con, cfg, _, info = built
+    weekly = truth_frame(weeks=WEEKS, start=START)
+    result = engine.run_backtest(con, cfg, info, truth=weekly, targets=("knife_injury",))
+    assert engine.CEILING not in set(result.per_origin["model"])
+    assert engine.CEILING_SUMMED_WEEKLY in set(result.per_origin["model"])
 
 
 def test_prediction_table_has_one_row_per_cell_and_target(built):

@@ -22,7 +22,7 @@ from wmp_pipeline.generator import charges as charges_mod
 from wmp_pipeline.generator import drops as drops_mod
 from wmp_pipeline.generator import ground_truth as truth_mod
 from wmp_pipeline.generator.careers import CareerState, build_offence_model, simulate
-from wmp_pipeline.generator.crime_process import simulate_crime_process
+from wmp_pipeline.generator.crime_process import FORECAST_WEEKS, simulate_crime_process
 from wmp_pipeline.generator.crime_records import DAY, KIND_PROCESS, build_crime_table
 from wmp_pipeline.generator.geography import build_geography
 from wmp_pipeline.generator.hotspots import build_hotspot_fields
@@ -221,6 +221,7 @@ def generate(
     hist_weeks = week_starts[CRIME_BURN_IN_WEEKS:]
     with prog.task("hotspot truth", 1) as task:
         hot = truth_mod.hotspot_truth_table(events.expected, geo, hist_weeks)
+        hot_fc = truth_mod.hotspot_forecast_truth_table(events.forecast, geo, hist_weeks, FORECAST_WEEKS)
         task(1)
     snaps = truth_mod.snapshot_days(covers_from, end, cfg.iom_snapshot_every_weeks, cfg.iom_snapshot_years)
     with prog.task("IOM truth (snapshots)", len(snaps)) as task:
@@ -231,7 +232,13 @@ def generate(
     summary.figures = _figures(cfg, crimes, ch, nominals, geo, ref, end_s, iom)
     truth_mod.write_truth(
         truth_dir,
-        {"hotspot_truth.parquet": hot, "iom_truth.parquet": iom, "cells.parquet": cells, "lsoas.parquet": lsoas},
+        {
+            "hotspot_truth.parquet": hot,
+            "hotspot_forecast_truth.parquet": hot_fc,
+            "iom_truth.parquet": iom,
+            "cells.parquet": cells,
+            "lsoas.parquet": lsoas,
+        },
         {
             "generator_version": GENERATOR_VERSION,
             "preset": asdict(cfg),

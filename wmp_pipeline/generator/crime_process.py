@@ -24,6 +24,23 @@ category ``k`` committed is Poisson with mean
 Because excitation acts from the *next* week on, the intensity of week ``w``
 is known exactly at the start of week ``w``: ``lambda`` is the hotspot ground
 truth's ``expected_count`` with no approximation.
+
+The **forecast truth** (the 28-day ceiling) is the expected number of crimes
+in the ``FORECAST_WEEKS`` weeks from a forecast date ``T`` *given the history
+before* ``T``: ``E[N(T, T + 28 days) | H_T] = sum_h m(T + h)``, h = 0..3. The
+process is linear in its past counts and a Poisson count's mean is its
+intensity, so the conditional means follow the intensity's own recursion
+with the not-yet-happened counts replaced by their conditional means:
+
+    m_k(T + h) = b_k(T + h) + sum_j alpha[j, k] sum_lag g(lag) (K * c_j(T + h - lag))
+    c_j(s) = N_j(s) (the realised count) for s < T, m_j(s) for s >= T
+
+with ``b`` the background (``mu x season x trend x where``; the hotspot
+fields' expected drift given their state at ``T``, see
+``SiteField.expected_at``). ``m(T) = lambda(T)``; weeks 2-4 add the
+expected offspring (and offspring of offspring) of the window's own
+expected crimes, never the crimes themselves. :func:`expected_ahead` is
+the recursion; it is exact (no Monte Carlo).
 """
 
 from __future__ import annotations
@@ -31,6 +48,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 from wmp_pipeline.generator.geography import CELL_SIZE, Geography
 from wmp_pipeline.generator.hotspots import SiteField
@@ -65,6 +83,8 @@ KERNEL_SIGMA_M = 200.0
 KERNEL_RADIUS_CELLS = 2
 
 TARGETS = ("knife_injury", "serious_violence")
+#: weeks of the forecast window of the forecast truth (28 days)
+FORECAST_WEEKS = 4
 
 
 def spatial_kernel(sigma_m: float = KERNEL_SIGMA_M, radius: int = KERNEL_RADIUS_CELLS) -> np.ndarray:
@@ -85,6 +105,72 @@ class CrimeEvents:
     category: np.ndarray         # (n,) int8
     #: target -> (n_history_weeks, n_cells) float32 expected counts (the ground truth)
     expected: dict[str, np.ndarray] = field(default_factory=dict)
+    #: target -> (n_history_weeks - FORECAST_WEEKS + 1, n_cells) float32: row ``i`` is
+    #: E[crimes in the FORECAST_WEEKS weeks from history week i | history before it]
+    forecast: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def excitation_coefficients(alpha: np.ndarray = EXCITATION, lag_weights: np.ndarray = LAG_WEIGHTS) -> np.ndarray:
+    """``coef[target, lag * n_ex + source] = g(lag) alpha[source, target]`` (lag 1 first)."""
+    n_lag, n_ex = len(lag_weights), alpha.shape[0]
+    return (np.asarray(lag_weights)[:, None, None] * alpha[None, :, :]).reshape(n_lag * n_ex, n_ex).T
+
+
+def spread_over_cells(values: np.ndarray, geo: Geography, kernel: np.ndarray) -> np.ndarray:
+    """``K * x`` for each row ``x`` of ``values`` (n_rows, n_cells): every cell's value spread
+    over the cells around it with the weights of ``kernel`` ((2r+1, 2r+1), see :func:`spatial_kernel`)."""
+    r = kernel.shape[0] // 2
+    values = np.atleast_2d(values)
+    iy, ix = geo.cell_flat // geo.nx, geo.cell_flat % geo.nx
+    grid = np.zeros((values.shape[0], geo.ny + 2 * r, geo.nx + 2 * r))
+    grid[:, iy + r, ix + r] = values
+    acc = np.zeros((values.shape[0], geo.ny, geo.nx))
+    for a in range(2 * r + 1):
+        for b in range(2 * r + 1):
+            acc += kernel[a, b] * grid[:, a : a + geo.ny, b : b + geo.nx]
+    return acc[:, iy, ix]
+
+
+def kernel_matrix(geo: Geography, kernel: np.ndarray) -> sparse.csr_matrix:
+    """``K`` as an (n_cells, n_cells) sparse matrix: ``K @ x`` equals :func:`spread_over_cells` of ``x``."""
+    r = kernel.shape[0] // 2
+    iy, ix = geo.cell_flat // geo.nx, geo.cell_flat % geo.nx
+    index = np.full((geo.ny + 2 * r, geo.nx + 2 * r), -1, dtype=np.int64)
+    index[iy + r, ix + r] = np.arange(geo.n_cells)
+    rows, cols, vals = [], [], []
+    for a in range(2 * r + 1):
+        for b in range(2 * r + 1):
+            nb = index[iy + a, ix + b]
+            ok = nb >= 0
+            rows.append(np.flatnonzero(ok))
+            cols.append(nb[ok])
+            vals.append(np.full(int(ok.sum()), kernel[a, b]))
+    return sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(geo.n_cells, geo.n_cells)
+    )
+
+
+def expected_ahead(background: np.ndarray, recent: np.ndarray, spread, coef: np.ndarray | None = None) -> np.ndarray:
+    """Expected counts of the exciting categories in weeks ``T .. T+H-1`` given the history before ``T``.
+
+    ``background``: (H, n_ex, n_cells) background means ``b(T + h)``;
+    ``recent``: (n_lag, n_ex, n_cells) kernel-spread realised counts ``K * N(T - 1)``,
+    ``K * N(T - 2)`` ... (the simulation's ring buffer at the start of week ``T``);
+    ``spread``: ``x (n_ex, n_cells) -> K * x``; ``coef``: :func:`excitation_coefficients`.
+    Returns (H, n_ex, n_cells): ``m(T + h)`` of the module docstring.
+    """
+    coef = excitation_coefficients() if coef is None else coef
+    n_h, n_ex, n_cells = background.shape
+    buf = np.array(recent, dtype=np.float64)
+    n_lag = buf.shape[0]
+    out = np.empty((n_h, n_ex, n_cells))
+    for h in range(n_h):
+        # einsum, not BLAS: a threaded BLAS call on this small product is ten times slower on a busy machine
+        out[h] = background[h] + np.einsum("kl,lc->kc", coef, buf.reshape(n_lag * n_ex, n_cells))
+        if h + 1 < n_h:
+            buf = np.roll(buf, 1, axis=0)
+            buf[0] = spread(out[h])
+    return out
 
 
 def background_weekly_means(mix: CrimeMix) -> np.ndarray:
@@ -145,9 +231,8 @@ def simulate_crime_process(
     time_factors = category_time_factors(week_starts, end_day)  # (n_cat, n_weeks)
 
     kernel = spatial_kernel()
-    r = KERNEL_RADIUS_CELLS
     # coef[target, lag * n_ex + source] = g(lag) alpha[source, target]
-    coef = (LAG_WEIGHTS[:, None, None] * EXCITATION[None, :, :]).reshape(n_lag * n_ex, n_ex).T
+    coef = excitation_coefficients()
     # ring buffer of kernel-spread counts of the exciting categories, most recent first
     spread = np.zeros((n_lag, n_ex, n_cells))
 
@@ -155,16 +240,40 @@ def simulate_crime_process(
     n_hist = n_weeks - first_history_week
     exp_knife = np.zeros((n_hist, n_cells), dtype=np.float32)
     exp_sv = np.zeros((n_hist, n_cells), dtype=np.float32)
+    # the forecast truth, for every history week whose FORECAST_WEEKS-week window is simulated
+    n_fc = max(n_hist - FORECAST_WEEKS + 1, 0)
+    fc_knife = np.zeros((n_fc, n_cells), dtype=np.float32)
+    fc_sv = np.zeros((n_fc, n_cells), dtype=np.float32)
+    ki, si = ex_idx.index(CAT["knife"]), ex_idx.index(CAT["sv"])
+    ex_static, ex_dyn, ex_mu = static[ex_idx], dyn[ex_idx], mu[ex_idx]
+
+    def spread_fn(x: np.ndarray) -> np.ndarray:
+        return spread_over_cells(x, geo, kernel)
+
+    kmat = kernel_matrix(geo, kernel)
+
+    def spread_expected(x: np.ndarray) -> np.ndarray:
+        return (kmat @ x.T).T
 
     out_week, out_cell, out_cat, out_n = [], [], [], []
-    grid = np.zeros((geo.ny + 2 * r, geo.nx + 2 * r))
-    flat = geo.cell_flat
-    iy, ix = flat // geo.nx, flat % geo.nx
     for w in range(n_weeks):
         fv = fields["violence"].at_week(w)
         fk = fields["knife"].at_week(w)
         where = static + dyn[:, :1] * fv[None, :] + dyn[:, 1:] * fk[None, :]
         lam = (mu * time_factors[:, w])[:, None] * where
+        o = w - first_history_week
+        if 0 <= o < n_fc:
+            bg = np.empty((FORECAST_WEEKS, n_ex, n_cells))
+            bg[0] = lam[ex_idx]
+            for a in range(1, FORECAST_WEEKS):
+                efv = fields["violence"].expected_at(w, a)
+                efk = fields["knife"].expected_at(w, a)
+                bg[a] = (ex_mu * time_factors[ex_idx, w + a])[:, None] * (
+                    ex_static + ex_dyn[:, :1] * efv[None, :] + ex_dyn[:, 1:] * efk[None, :]
+                )
+            m = expected_ahead(bg, spread, spread_expected, coef).sum(axis=0)
+            fc_knife[o] = m[ki]
+            fc_sv[o] = m[si] + knife_sv_share * m[ki]
         triggered = coef @ spread.reshape(n_lag * n_ex, n_cells)
         lam[ex_idx] += triggered
 
@@ -175,14 +284,7 @@ def simulate_crime_process(
             exp_sv[h] = lam[CAT["sv"]] + knife_sv_share * lam[CAT["knife"]]
 
         spread = np.roll(spread, 1, axis=0)
-        for j, k in enumerate(ex_idx):
-            grid[:] = 0.0
-            grid[iy + r, ix + r] = counts[k]
-            acc = np.zeros((geo.ny, geo.nx))
-            for a in range(2 * r + 1):
-                for b in range(2 * r + 1):
-                    acc += kernel[a, b] * grid[a : a + geo.ny, b : b + geo.nx]
-            spread[0, j] = acc[iy, ix]
+        spread[0] = spread_fn(counts[ex_idx])
 
         kk, cc = np.nonzero(counts)
         out_week.append(np.full(len(kk), w, dtype=np.int32))
@@ -200,4 +302,5 @@ def simulate_crime_process(
         cell=np.repeat(np.concatenate(out_cell), reps),
         category=np.repeat(np.concatenate(out_cat), reps),
         expected={"knife_injury": exp_knife, "serious_violence": exp_sv},
+        forecast={"knife_injury": fc_knife, "serious_violence": fc_sv},
     )

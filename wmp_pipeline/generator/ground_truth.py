@@ -6,7 +6,12 @@ Written to a folder only evaluation code reads (the pipeline never does):
   the true expected number of crimes committed in it given everything up to
   the week's start. The weekly crime process is Poisson given the past, so
   this is exactly the process intensity (``crime_process.py``), not an
-  estimate. Summing four consecutive weeks gives the 28-day ceiling.
+  estimate. Summing four consecutive weeks is *not* a forecast ceiling: the
+  intensity of weeks 2-4 knows the crimes of weeks 1-3.
+- ``hotspot_forecast_truth.parquet``: for each target, cell and forecast
+  date ``T`` (a history Monday whose 28 days are simulated), the expected
+  number of crimes in ``[T, T + 28 days)`` given the history before ``T``
+  (``crime_process.expected_ahead``, exact): the 28-day ceiling.
 - ``iom_truth.parquet``: for each snapshot Monday and each person eligible
   then, the probability of reaching high harm within 365 days, by Monte
   Carlo of the generator's own career process restarted from the person's
@@ -81,6 +86,19 @@ def hotspot_truth_table(expected: dict[str, np.ndarray], geo: Geography, week_st
             )
         )
     return pa.concat_tables(parts)
+
+
+def hotspot_forecast_truth_table(
+    forecast: dict[str, np.ndarray], geo: Geography, week_starts: np.ndarray, horizon_weeks: int
+) -> pa.Table:
+    """Long table target x forecast date x cell of E[crimes in the ``horizon_weeks`` weeks | history before].
+
+    ``forecast[target]`` has one row per forecast date: the first rows of ``week_starts``.
+    """
+    n_dates = min((a.shape[0] for a in forecast.values()), default=0)
+    table = hotspot_truth_table({t: a[:n_dates] for t, a in forecast.items()}, geo, week_starts[:n_dates])
+    table = table.rename_columns(["target", "cell_id", "forecast_date", "expected_count"])
+    return table.add_column(3, "horizon_weeks", pa.array(np.full(table.num_rows, horizon_weeks, dtype=np.int32)))
 
 
 def geography_tables(geo: Geography) -> tuple[pa.Table, pa.Table]:
@@ -296,13 +314,30 @@ FILE_DESCRIPTIONS = {
             "in each history week, given everything up to the week's start (the process intensity, exact). "
             "Counts process crimes as finally recorded: reclassified and relocated crimes at their corrected "
             "code and place, no-crime and duplicate records excluded; crimes with missing coordinates and "
-            "crimes recorded after the last drop are included. Sum 4 consecutive weeks for a 28-day ceiling."
+            "crimes recorded after the last drop are included. Not a 28-day ceiling when summed over 4 weeks "
+            "(weeks 2-4 know the crimes of weeks 1-3): use hotspot_forecast_truth.parquet."
         ),
         "columns": {
             "target": "'knife_injury' (contract rule on weapon/injury fields) or 'serious_violence' (reference is_serious_violence)",
             "cell_id": "f'250m_{x0}_{y0}', x0 = floor(easting / 250) * 250 on EPSG:27700",
             "week_start": "Monday starting the week",
             "expected_count": "expected number of crimes",
+        },
+    },
+    "hotspot_forecast_truth.parquet": {
+        "description": (
+            "The 28-day ceiling: for each forecast date T (a history Monday whose whole window is simulated), "
+            "the true expected number of crimes of each target committed in each 250 m cell in "
+            "[T, T + 7 x horizon_weeks days) given the history before T: the crimes before T, the hotspot fields' "
+            "state at T and the fixed background (season, trend, site schedule). Exact (the branching recursion of "
+            "crime_process.expected_ahead), same counting rules as hotspot_truth."
+        ),
+        "columns": {
+            "target": "'knife_injury' or 'serious_violence', as in hotspot_truth",
+            "cell_id": "as in hotspot_truth",
+            "forecast_date": "the forecast date T (a Monday)",
+            "horizon_weeks": "length of the window in weeks (4: 28 days)",
+            "expected_count": "E[crimes in the window | history before T]",
         },
     },
     "iom_truth.parquet": {

@@ -24,9 +24,10 @@ changing from month to month.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 from wmp_pipeline.generator.geography import CELL_SIZE, Geography
 
@@ -43,10 +44,38 @@ class SiteField:
 
     kernel: np.ndarray      # (n_cells, n_sites) float32, each column sums to 1 over the area
     strength: np.ndarray    # (n_sites, n_weeks) float32
+    #: the parts of ``strength = exp(log_base + walk) * alive`` (for :meth:`expected_at`)
+    log_base: np.ndarray | None = None   # (n_sites,) fixed log-strength of each site
+    walk: np.ndarray | None = None       # (n_sites, n_weeks) mean-reverting walk around it
+    alive: np.ndarray | None = None      # (n_sites, n_weeks) birth / death ramp (a fixed schedule)
+    _sparse_kernel: sparse.csr_matrix | None = field(default=None, repr=False, compare=False)
 
     def at_week(self, w: int) -> np.ndarray:
         """(n_cells,) field at week index ``w`` normalised to sum 1."""
         f = self.kernel @ self.strength[:, w]
+        return f / f.sum()
+
+    def expected_at(self, w: int, ahead: int) -> np.ndarray:
+        """(n_cells,) expected field at week ``w + ahead`` given the field up to week ``w``, normalised.
+
+        The walk is an AR(1) with ``rho = 1 - 1/DRIFT_WEEKS`` and stationary
+        sd ``DRIFT_SD``, so given ``walk[w]``, ``walk[w + h]`` is normal with
+        mean ``rho**h walk[w]`` and variance ``DRIFT_SD**2 (1 - rho**(2h))``
+        and ``E[exp(walk[w + h])] = exp(rho**h walk[w] + variance / 2)``. The
+        birth / death ramps are a fixed schedule (part of the state). The
+        normalisation divides by the sum over hundreds of sites, which moves by
+        well under 1% in a few weeks: the ratio of expectations is used.
+        """
+        if ahead == 0:
+            return self.at_week(w)
+        if self.walk is None:
+            raise ValueError("this SiteField has no walk: build it with build_site_field")
+        rho = 1.0 - 1.0 / DRIFT_WEEKS
+        var = DRIFT_SD**2 * (1.0 - rho ** (2 * ahead))
+        s = np.exp(self.log_base + rho**ahead * self.walk[:, w] + var / 2.0) * self.alive[:, w + ahead]
+        if self._sparse_kernel is None:
+            self._sparse_kernel = sparse.csr_matrix(self.kernel, dtype=np.float64)
+        f = self._sparse_kernel @ s
         return f / f.sum()
 
 
@@ -94,7 +123,7 @@ def build_site_field(
     alive = np.where(born[:, None], 1.0 / (1.0 + np.exp(-(weeks - t_birth) / (RAMP_WEEKS / 4))), alive)
     alive = np.where(dies[:, None], 1.0 / (1.0 + np.exp((weeks - t_death) / (RAMP_WEEKS / 4))), alive)
     strength = (np.exp(log_strength) * alive).astype(np.float32)
-    return SiteField(kernel=kernel, strength=strength)
+    return SiteField(kernel=kernel, strength=strength, log_base=base, walk=walk, alive=alive)
 
 
 def build_hotspot_fields(geo: Geography, n_weeks: int, rng: np.random.Generator) -> dict[str, SiteField]:

@@ -9,15 +9,19 @@ them. Baselines are scored at every origin. Each forecast is judged by hit
 rate and PAI at each of ``cfg.area_shares`` (see
 :mod:`wmp_pipeline.evaluation.spatial`).
 
-With the generator's ground truth (evaluation only), the true intensity, the
-sum of the expected counts of the ``horizon`` periods after the origin, is
-judged the same way as ``ceiling_truth``. In a self-exciting process that
-sum holds the crimes *triggered by crimes inside the window* (a stabbing in
-week 1 raises the expected counts of weeks 2-4 around it), so it ranks cells
-partly on the very crimes it is judged on: no forecast made at the origin
-can reach it. ``ceiling_truth_at_forecast`` (``horizon`` x the expected count
-of the window's first period, which depends only on the past) is the truth a
-forecaster could in principle know at the origin.
+With the generator's ground truth (evaluation only), the **ceiling**
+(``ceiling``) is judged the same way: for each origin ``T`` and cell, the
+true expected number of crimes in the window *given the history before*
+``T``, ``E[N(T, T + horizon) | H_T]`` (the generator's
+``hotspot_forecast_truth.parquet``; see ``wmp_pipeline/generator/README.md``).
+It is the best ranking any forecast made at ``T`` could have.
+
+Diagnostic (only when the truth frame also holds the one-period truth):
+``ceiling_diag_summed_weekly`` sums the weekly true intensities over the
+window. In a self-exciting process the intensity of weeks 2-4 holds the
+crimes *triggered by crimes inside the window* (a stabbing in week 1 raises
+the expected counts of weeks 2-4 around it), so that sum ranks cells partly
+on the very crimes it is judged on: it is not a ceiling for a forecast.
 """
 
 from __future__ import annotations
@@ -36,8 +40,12 @@ from wmp_pipeline.hotspot.model import MODEL_NAME, HotspotModel, fit, predict
 from wmp_pipeline.hotspot.panel import PanelInfo, target_column
 from wmp_pipeline.hotspot.periods import period_index, period_starts
 
-CEILING = "ceiling_truth"
-CEILING_AT_FORECAST = "ceiling_truth_at_forecast"
+#: the ceiling: E[crimes in the window | history before the origin] (generator truth)
+CEILING = "ceiling"
+#: diagnostic, not a ceiling: the one-period true intensities summed over the window
+CEILING_SUMMED_WEEKLY = "ceiling_diag_summed_weekly"
+#: columns of a truth frame; an optional ``window_periods`` (default 1) says how many periods
+#: from ``period_start`` ``expected_count`` covers, given the history before ``period_start``
 TRUTH_COLUMNS = ("target", "cell_id", "period_start", "expected_count")
 
 
@@ -68,32 +76,33 @@ def refit_schedule(cfg: HotspotConfig, origins: list[int], refit_every: int | No
 
 
 def truth_scores(
-    truth: pd.DataFrame, cfg: HotspotConfig, target: str, origins: list[int], first_period_only: bool = False
+    truth: pd.DataFrame, cfg: HotspotConfig, target: str, origins: list[int], summed_periods: bool = False
 ) -> pd.DataFrame:
-    """``cell_id, t, score``: the true expected count over each origin's target window.
+    """``cell_id, t, score``: the truth's score of each cell at each origin.
 
-    With ``first_period_only``, ``horizon`` x the expected count of the first
-    period of the window: the part of the truth already fixed at the forecast
-    date (see :data:`CEILING_AT_FORECAST`).
+    By default the ceiling: the rows whose ``window_periods`` is the
+    horizon, at ``period_start = t``: ``E[crimes in the window | history
+    before t]``. With ``summed_periods``, the diagnostic
+    :data:`CEILING_SUMMED_WEEKLY`: the one-period rows of the window summed.
+    Empty when the truth holds no such rows.
     """
     missing = [c for c in TRUTH_COLUMNS if c not in truth.columns]
     if missing:
         raise ValueError(f"truth lacks columns {missing}")
-    tr = truth[truth["target"] == target]
+    window = truth["window_periods"] if "window_periods" in truth.columns else pd.Series(1, index=truth.index)
+    tr = truth[(truth["target"] == target) & (window == (1 if summed_periods else cfg.horizon_periods))]
     if tr.empty:
         return pd.DataFrame(columns=["cell_id", "t", "score"])
-    p = np.asarray([period_index(d, cfg.period) for d in pd.to_datetime(tr["period_start"]).dt.date.unique()])
-    lookup = dict(zip(pd.to_datetime(tr["period_start"]).dt.date.unique(), p, strict=True))
-    tr = tr.assign(p=pd.to_datetime(tr["period_start"]).dt.date.map(lookup))
-    tr = tr[(tr["p"] >= min(origins)) & (tr["p"] < max(origins) + cfg.horizon_periods)]
-    per = tr.groupby(["cell_id", "p"], as_index=False)["expected_count"].sum()
+    dates = pd.to_datetime(tr["period_start"]).dt.date
+    lookup = {d: period_index(d, cfg.period) for d in dates.unique()}
+    tr = tr.assign(p=dates.map(lookup))
+    span = cfg.horizon_periods if summed_periods else 1
+    tr = tr[(tr["p"] >= min(origins)) & (tr["p"] < max(origins) + span)]
+    per = tr.groupby(["cell_id", "p"], as_index=False, observed=True)["expected_count"].sum()
     frames = []
-    span = 1 if first_period_only else cfg.horizon_periods
     for t in origins:
-        window = per[(per["p"] >= t) & (per["p"] < t + span)]
-        s = window.groupby("cell_id", as_index=False)["expected_count"].sum()
-        if first_period_only:
-            s["expected_count"] *= cfg.horizon_periods
+        s = per[(per["p"] >= t) & (per["p"] < t + span)]
+        s = s.groupby("cell_id", as_index=False, observed=True)["expected_count"].sum()
         frames.append(s.assign(t=t).rename(columns={"expected_count": "score"}))
     return pd.concat(frames, ignore_index=True)
 
@@ -167,8 +176,9 @@ def run_backtest(
         for name, col in base.items():
             scores[name] = frame[col].to_numpy(dtype="float64")
         if truth is not None:
-            for name, first_only in ((CEILING, False), (CEILING_AT_FORECAST, True)):
-                ts = truth_scores(truth, cfg, target, origins, first_period_only=first_only)
+            diagnostics = ((CEILING_SUMMED_WEEKLY, True),) if cfg.horizon_periods > 1 else ()
+            for name, summed in ((CEILING, False), *diagnostics):
+                ts = truth_scores(truth, cfg, target, origins, summed_periods=summed)
                 if not ts.empty:
                     scores[name] = _aligned(frame, ts, "score")
         m = _evaluate(frame, scores, cfg)

@@ -20,6 +20,7 @@ reclassification is seen slightly early (see docs/hotspot.md).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -38,7 +39,10 @@ CONNECT_SIGNALS = {
     "related_lead": "is_related_lead",
 }
 
+#: the generator's weekly truth (one-period rows: the diagnostic only)
 TRUTH_FILE = "hotspot_truth.parquet"
+#: the generator's 28-day forecast truth: the ceiling
+FORECAST_TRUTH_FILE = "hotspot_forecast_truth.parquet"
 
 
 def events_sql(source: str = SOURCE_MODEL) -> str:
@@ -61,17 +65,40 @@ def create_events_view(con: duckdb.DuckDBPyConnection, source: str = SOURCE_MODE
     return name
 
 
-def load_truth(ground_truth_dir: Path | None) -> pd.DataFrame | None:
+def load_truth(ground_truth_dir: Path | None, weekly: bool = False) -> pd.DataFrame | None:
     """The generator's hotspot truth as the engine's truth frame, or None.
 
     Evaluation only: the backtest's ceiling. Never a feature or a label.
+    The rows of ``hotspot_forecast_truth.parquet`` (``window_periods`` = its
+    ``horizon_weeks``: the ceiling) and, with ``weekly``, those of
+    ``hotspot_truth.parquet`` (``window_periods`` = 1: only for the
+    ``ceiling_diag_summed_weekly`` diagnostic).
     """
     if ground_truth_dir is None:
         return None
-    path = Path(ground_truth_dir) / TRUTH_FILE
-    if not path.exists():
+    folder = Path(ground_truth_dir)
+    frames = []
+    if (folder / FORECAST_TRUTH_FILE).exists():
+        fc = pd.read_parquet(
+            folder / FORECAST_TRUTH_FILE, columns=["target", "cell_id", "forecast_date", "horizon_weeks", "expected_count"]
+        )
+        frames.append(fc.rename(columns={"forecast_date": "period_start", "horizon_weeks": "window_periods"}))
+    elif (folder / TRUTH_FILE).exists():
+        warnings.warn(
+            f"{folder} holds {TRUTH_FILE} but no {FORECAST_TRUTH_FILE} (an older generator): no ceiling; "
+            "regenerate the data for it",
+            stacklevel=2,
+        )
+    if weekly and (folder / TRUTH_FILE).exists():
+        wk = pd.read_parquet(folder / TRUTH_FILE, columns=["target", "cell_id", "week_start", "expected_count"])
+        frames.append(wk.rename(columns={"week_start": "period_start"}).assign(window_periods=1))
+    if not frames:
         return None
-    truth = pd.read_parquet(path, columns=["target", "cell_id", "week_start", "expected_count"])
-    truth = truth.rename(columns={"week_start": "period_start"})
+    for col in ("target", "cell_id"):
+        cats = pd.Index(sorted(set().union(*(f[col].astype("category").cat.categories for f in frames))))
+        for f in frames:
+            f[col] = f[col].astype(pd.CategoricalDtype(cats))
+    truth = pd.concat(frames, ignore_index=True)
+    truth["window_periods"] = truth["window_periods"].astype("int64")
     truth["period_start"] = pd.to_datetime(truth["period_start"]).dt.date
     return truth

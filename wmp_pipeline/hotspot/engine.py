@@ -42,7 +42,7 @@ import pandas as pd
 from wmp_pipeline.hotspot import grid as _grid
 from wmp_pipeline.hotspot import model as _model
 from wmp_pipeline.hotspot import panel as _panel
-from wmp_pipeline.hotspot.backtest import CEILING, CEILING_AT_FORECAST, BacktestResult, backtest_origins, summary_table
+from wmp_pipeline.hotspot.backtest import CEILING, CEILING_SUMMED_WEEKLY, BacktestResult, backtest_origins, summary_table
 from wmp_pipeline.hotspot.backtest import run_backtest as _run_backtest
 from wmp_pipeline.hotspot.baselines import PROSPECTIVE, baseline_columns
 from wmp_pipeline.hotspot.config import HotspotConfig, XGBoostParams
@@ -53,7 +53,7 @@ from wmp_pipeline.hotspot.predictions import PREDICTION_COLUMNS, prediction_tabl
 
 __all__ = [
     "CEILING",
-    "CEILING_AT_FORECAST",
+    "CEILING_SUMMED_WEEKLY",
     "EVENT_COLUMNS",
     "MODEL_NAME",
     "PREDICTION_COLUMNS",
@@ -214,8 +214,11 @@ def run_backtest(
     area_share, n_units_flagged, hits, n_crimes, hit_rate, pai,
     model_version``; ``result.overall`` pools the origins per target, model
     and area share. ``truth`` (evaluation only; columns ``target, cell_id,
-    period_start, expected_count``, one row per unit and period) adds the
-    ``ceiling_truth`` and ``ceiling_truth_at_forecast`` rows. ``targets`` limits the run to some targets.
+    period_start, expected_count`` and optional ``window_periods``: the
+    expected count of the ``window_periods`` periods from ``period_start``
+    given the history before it) adds the ``ceiling`` rows (from the rows
+    whose window is the horizon) and, when it also holds one-period rows,
+    the ``ceiling_diag_summed_weekly`` diagnostic. ``targets`` limits the run to some targets.
     """
     return _run_backtest(con, cfg, panel, truth=truth, refit_every=refit_every, progress=progress, targets=targets)
 

@@ -23,7 +23,7 @@ from wmp_pipeline.hotspot.connect_source import create_events_view
 from wmp_pipeline.hotspot.maps import render_top_map, write_geojson
 from wmp_pipeline.hotspot.model import HotspotModel, newest_model
 from wmp_pipeline.hotspot.panel import PanelInfo
-from wmp_pipeline.hotspot.periods import period_start, require_period_start
+from wmp_pipeline.hotspot.periods import period_index, period_start, require_period_start
 from wmp_pipeline.hotspot import store
 
 MODELS_SUBDIR = Path("models") / "hotspot"
@@ -69,6 +69,11 @@ class ModelsOutcome:
     paths: dict[str, Path] = field(default_factory=dict)
 
 
+def model_is_fresh(model: HotspotModel | None, cfg: HotspotConfig, as_of_period: int, every: int) -> bool:
+    """The retraining rule: a saved model of the same config, less than ``every`` periods old, is kept."""
+    return model is not None and model.config_fingerprint == cfg.fingerprint() and as_of_period - model.fit_period < every
+
+
 def train_or_reuse_models(
     con: duckdb.DuckDBPyConnection,
     forecast_date: date,
@@ -84,11 +89,7 @@ def train_or_reuse_models(
     out = ModelsOutcome(models={})
     for target in cfg.targets:
         current = newest_model(directory, target, forecast_date, cfg.period)
-        fresh = (
-            current is not None
-            and current.config_fingerprint == cfg.fingerprint()
-            and info.as_of_period - current.fit_period < every
-        )
+        fresh = model_is_fresh(current, cfg, info.as_of_period, every)
         if fresh and not force:
             out.models[target], out.retrained[target] = current, False
             continue
@@ -136,6 +137,87 @@ def run_backtest_table(
     return result, rows
 
 
+@dataclass
+class BacktestDecision:
+    """Whether this week's backtest runs, or the newest stored one is reused (``reuse_run_id``)."""
+
+    due: bool
+    reason: str
+    reuse_run_id: str | None = None
+    reuse_as_of: date | None = None
+
+
+def stored_backtest_runs(con: duckdb.DuckDBPyConnection, forecast_date: date) -> pd.DataFrame:
+    """One row per stored backtest run made on or before ``forecast_date`` (empty if none)."""
+    columns = ["run_id", "as_of_date", "config_fingerprint", "refit_every", "backtest_periods"]
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [store.BACKTEST_TABLE]
+    ).fetchall()[0][0]
+    if not exists:
+        return pd.DataFrame(columns=columns)
+    return con.execute(
+        f"SELECT DISTINCT {', '.join(columns)} FROM {store.BACKTEST_TABLE} WHERE as_of_date <= ? ORDER BY as_of_date, run_id",
+        [forecast_date],
+    ).df()
+
+
+def backtest_decision(
+    con: duckdb.DuckDBPyConnection,
+    forecast_date: date,
+    artifacts_dir: Path,
+    refit_every: int | None = None,
+    retrain_every: int | None = None,
+    force: bool = False,
+) -> BacktestDecision:
+    """Run the backtest this week, or reuse the newest stored one?
+
+    It runs when forced; when no backtest with this configuration (the
+    panel's config fingerprint and ``refit_every``) is stored on or before
+    the forecast date; and in the weeks the hotspot models retrain. That is
+    :func:`train_or_reuse_models`' rule judged on the models saved before
+    this forecast week, so the answer does not depend on whether
+    ``hotspot_models`` ran first; a model saved after the stored backtest
+    also makes it due. Otherwise (a scoring-only week) the newest stored
+    run is reused.
+    """
+    info, cfg = panel_for(con, forecast_date)
+    refit = refit_every or cfg.refit_every
+    every = retrain_every or cfg.retrain_every
+    if force:
+        return BacktestDecision(True, "forced")
+    runs = stored_backtest_runs(con, forecast_date)
+    same = runs[(runs["config_fingerprint"] == cfg.fingerprint()) & (runs["refit_every"] == refit)]
+    if same.empty:
+        if runs.empty:
+            return BacktestDecision(True, "no backtest stored yet")
+        return BacktestDecision(True, "the configuration changed since the newest stored backtest")
+    newest = same.iloc[-1]
+    run_id, as_of = str(newest["run_id"]), pd.Timestamp(newest["as_of_date"]).date()
+    if as_of == forecast_date:
+        return BacktestDecision(False, "this forecast week's backtest is already stored", run_id, as_of)
+    directory = Path(artifacts_dir) / MODELS_SUBDIR
+    week_before = period_start(info.as_of_period - 1, cfg.period)
+    for target in cfg.targets:
+        prior = newest_model(directory, target, week_before, cfg.period)
+        if not model_is_fresh(prior, cfg, info.as_of_period, every):
+            return BacktestDecision(True, f"the hotspot models retrain this week (cadence {_periods(every, cfg.period)})")
+        if prior.fit_period > period_index(as_of, cfg.period):
+            return BacktestDecision(True, f"the {target} model was retrained after the stored backtest of {as_of}")
+    age = info.as_of_period - period_index(as_of, cfg.period)
+    return BacktestDecision(
+        False, f"no retraining due: the backtest of {as_of} ({_periods(age, cfg.period)} old) is reused", run_id, as_of
+    )
+
+
+def _periods(n: int, period: str) -> str:
+    return f"{n} {period}" + ("" if n == 1 else "s")
+
+
+def stored_backtest(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
+    """The stored rows of one backtest run."""
+    return con.execute(f"SELECT * FROM {store.BACKTEST_TABLE} WHERE run_id = ?", [run_id]).df()
+
+
 def score_week(
     con: duckdb.DuckDBPyConnection, forecast_date: date, artifacts_dir: Path
 ) -> tuple[pd.DataFrame, dict[str, Path]]:
@@ -175,13 +257,18 @@ def timed(fn, *args, **kwargs):
 
 
 __all__ = [
+    "BacktestDecision",
     "ModelsOutcome",
+    "backtest_decision",
     "backtest_rows",
     "build_cells_table",
     "build_panel_table",
     "panel_for",
     "run_backtest_table",
+    "model_is_fresh",
     "score_week",
+    "stored_backtest",
+    "stored_backtest_runs",
     "summary_table",
     "train_or_reuse_models",
 ]

@@ -248,7 +248,7 @@ def hotspot_metrics_table(con: duckdb.DuckDBPyConnection, target: str, forecast_
         f"Rolling-origin backtest (run {bt.run_id}) over {span}: each forecast made with data known at its date and "
         "judged on the crimes committed in the 28 days after it."
     )
-    caption = "Hit rate: share of the crimes in the flagged cells; PAI: hit rate / share of area (1 = chance). 'ceiling_truth' is evaluation-only (synthetic data)."
+    caption = "Hit rate: share of the crimes in the flagged cells; PAI: hit rate / share of area (1 = chance). 'ceiling' (the generator's expected 28-day count given the history at the forecast date) is evaluation-only (synthetic data)."
     return RecordTable(columns, rows, caption), text
 
 

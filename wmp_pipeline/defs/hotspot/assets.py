@@ -67,17 +67,29 @@ class HotspotPanelConfig(Config):
     train_weeks: int = 104
 
 
+#: Retraining cadence of the hotspot models, in weeks; the backtest reruns on the same weeks.
+RETRAIN_EVERY_WEEKS = 4
+
+
 class HotspotModelsConfig(Config):
     """Retrain when the newest model is this many weeks old (0 = every week)."""
 
-    retrain_every_weeks: int = 4
+    retrain_every_weeks: int = RETRAIN_EVERY_WEEKS
     force_retrain: bool = False
 
 
 class HotspotBacktestConfig(Config):
-    """The backtest refits the model every this many forecast weeks."""
+    """The backtest refits the model every ``refit_every_weeks`` forecast weeks.
+
+    It reruns only in the weeks the hotspot models retrain (``retrain_every_weeks``,
+    the same cadence as hotspot_models; 0 = every week), when its configuration
+    changed or none is stored, or with ``force_rerun``; in other weeks the newest
+    stored backtest is reused.
+    """
 
     refit_every_weeks: int = 13
+    retrain_every_weeks: int = RETRAIN_EVERY_WEEKS
+    force_rerun: bool = False
 
 
 @asset(
@@ -234,7 +246,8 @@ def hotspot_models(
     partitions_def=weekly_partitions,
     description="Rolling-origin backtest over the last 52 forecast weeks: hit rate and PAI at 0.5-5% of "
     "the area for the model, three baselines and (with generator truth) the ceiling. "
-    "Rows in hotspot_backtest_metrics.",
+    "Rows in hotspot_backtest_metrics. Reruns only in the weeks the models retrain (or when its "
+    "configuration changed); in other weeks the newest stored backtest is reused.",
 )
 def hotspot_backtest(
     context: AssetExecutionContext,
@@ -243,7 +256,16 @@ def hotspot_backtest(
     pipeline: PipelineSettingsResource,
 ):
     forecast_date = forecast_date_for_partition(context.partition_key)
-    truth = load_truth(pipeline.settings().ground_truth_dir)
+    settings = pipeline.settings()
+    with warehouse.connect() as con:
+        decision = runner.backtest_decision(
+            con, forecast_date, settings.artifacts_dir, refit_every=config.refit_every_weeks,
+            retrain_every=max(1, config.retrain_every_weeks),
+            force=config.force_rerun or config.retrain_every_weeks == 0,
+        )
+        if not decision.due:
+            return _reused_backtest(runner.stored_backtest(con, decision.reuse_run_id), decision)
+    truth = load_truth(settings.ground_truth_dir)
     with warehouse.connect() as con:
         info, cfg = runner.panel_for(con, forecast_date)
         n_fits = math.ceil(cfg.backtest_periods / config.refit_every_weeks) * len(cfg.targets)
@@ -255,6 +277,8 @@ def hotspot_backtest(
     return MaterializeResult(
         metadata={
             "run_id": rows["run_id"].iloc[0],
+            "reused": False,
+            "why": decision.reason,
             "origins": int(result.per_origin["t"].nunique()),
             "first_origin": str(result.per_origin["forecast_date"].min()),
             "last_origin": str(result.per_origin["forecast_date"].max()),
@@ -262,6 +286,26 @@ def hotspot_backtest(
             "summary": MetadataValue.md(md_table(table)),
             "seconds_fit": round(result.timings["fit"], 1),
             "seconds_evaluate": round(result.timings["evaluate"], 1),
+        }
+    )
+
+
+def _reused_backtest(rows: pd.DataFrame, decision: runner.BacktestDecision) -> MaterializeResult:
+    """Metadata of a week that reuses the newest stored backtest (no rows written)."""
+    origins = pd.to_datetime(rows.loc[rows["scope"] == "origin", "forecast_date"]).dt.date
+    overall = rows[rows["scope"] == "overall"]
+    table = summary_table(overall, (0.005, 0.01, 0.02, 0.05))
+    return MaterializeResult(
+        metadata={
+            "run_id": decision.reuse_run_id,
+            "reused": True,
+            "reused_backtest_of": decision.reuse_as_of.isoformat(),
+            "why": decision.reason,
+            "origins": int(origins.nunique()),
+            "first_origin": str(origins.min()),
+            "last_origin": str(origins.max()),
+            "ceiling_included": bool(rows["model"].str.startswith("ceiling").any()),
+            "summary": MetadataValue.md(md_table(table)),
         }
     )
 
