@@ -24,7 +24,7 @@ import pandas as pd
 
 from wmp_pipeline.evaluation.classification import classification_summary
 from wmp_pipeline.iom.config import DEFAULT_CONFIG, IomConfig
-from wmp_pipeline.iom.features import Feature
+from wmp_pipeline.iom.features import Feature, monotone_direction
 from wmp_pipeline.iom.models import Calibrator, LogisticEscalationModel, XgbEscalationModel
 
 MODELS = ("xgboost", "logistic", "harm_score")
@@ -138,7 +138,10 @@ def fit_models(
     logit = LogisticEscalationModel(features, c=config.logistic_c, seed=config.seed).fit(fit, y_fit)
     logit_cal = Calibrator(config.calibration_method).fit(logit.score(cal), y_cal, w_cal)
     init = logit if config.boost_from_logistic else None
-    xgb_model = XgbEscalationModel(names, config.xgb_params, seed=config.seed, init=init).fit(fit, y_fit)
+    params = dict(config.xgb_params)
+    if config.monotone:
+        params["monotone_constraints"] = "(" + ",".join(str(monotone_direction(f)) for f in features) + ")"
+    xgb_model = XgbEscalationModel(names, params, seed=config.seed, init=init).fit(fit, y_fit)
     xgb_cal = Calibrator(config.calibration_method).fit(xgb_model.score(cal), y_cal, w_cal)
     return FittedModels(
         xgb=xgb_model,

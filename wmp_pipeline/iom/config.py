@@ -14,10 +14,10 @@ from wmp_pipeline.harm import DEFAULT_THRESHOLDS, DEFAULT_WINDOWS, BandThreshold
 
 def _default_xgb_params() -> dict:
     return {
-        "n_estimators": 150,
-        "learning_rate": 0.05,
-        "max_depth": 3,
-        "min_child_weight": 5.0,
+        "n_estimators": 400,
+        "learning_rate": 0.03,
+        "max_depth": 5,
+        "min_child_weight": 20.0,
         "subsample": 0.8,
         "colsample_bytree": 0.8,
         "reg_lambda": 1.0,
@@ -59,8 +59,13 @@ class IomConfig:
     #: at most this many rows to fit on (a uniform sample of the kept
     #: snapshots above it); the learning curve is flat beyond (docs/iom.md)
     max_fit_rows: int | None = 150_000
-    #: boost the trees from the logistic baseline's log-odds (base margin)
-    boost_from_logistic: bool = True
+    #: boost the trees from the logistic baseline's log-odds (base margin);
+    #: off by default: with monotone trees it was no better on the force preset
+    boost_from_logistic: bool = False
+    #: constrain the trees to be monotone in activity and recency features
+    #: (``features.monotone_direction``): stabler at the extremes, where the
+    #: caseload is chosen
+    monotone: bool = True
     #: newest share of the training snapshot dates held out for calibration
     calibration_share: float = 0.2
     #: "isotonic" or "platt"

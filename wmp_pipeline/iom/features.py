@@ -208,6 +208,28 @@ def feature_catalogue(
     return out
 
 
+#: features whose effect on risk has no settled direction (left free)
+_FREE_DIRECTION = {"harm_change_on_year", "days_since_first_charge", "days_between_last_two_charges",
+                   "co_defendants_max_harm_score"}
+
+
+def monotone_direction(feature: Feature) -> int:
+    """The direction the risk may move in as the feature grows, for monotone trees (+1, -1, 0 = free).
+
+    More charges, more harm and more recent activity never lower the risk
+    of escalation (each charge excites the next and adds to the harm
+    window); more days since the last (violent, weapon) charge never raise
+    it. Age, career length, trends and co-defendants are left free.
+    """
+    if feature.name in _FREE_DIRECTION or feature.name.startswith(("n_co_defendants", "n_shared_crimes")):
+        return 0
+    if feature.kind in ("count", "harm", "ratio"):
+        return 1
+    if feature.kind == "days":
+        return -1
+    return 0
+
+
 def feature_names(features: list[Feature]) -> list[str]:
     return [f.name for f in features]
 

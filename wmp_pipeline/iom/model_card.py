@@ -85,6 +85,11 @@ def write_model_card(
         )
     else:
         model_text = "xgboost gradient-boosted trees (parameters in metadata.json)."
+    if config.monotone:
+        model_text += (
+            " The trees are monotone: more charges, more harm or more recent activity never lower a score, "
+            "more days since the last charge never raise it (age, career length and trends are left free)."
+        )
     fit_rows_text = (
         f"at most {config.max_fit_rows:,} rows (a seeded hash sample)" if config.max_fit_rows else "all rows"
     )
