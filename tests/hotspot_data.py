@@ -11,6 +11,8 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
+
 ORIGIN_X, ORIGIN_Y = 400_000, 280_000
 
 
@@ -105,3 +107,17 @@ def forecast_truth_frame(horizon: int = 4, **kwargs) -> pd.DataFrame:
     out["period_start"] = out["period_start"].dt.date
     out["window_periods"] = horizon
     return out[["target", "cell_id", "period_start", "window_periods", "expected_count"]]
+
+
+def asset_resources(root) -> dict:
+    """Dagster resources for materialising the hotspot assets on a warehouse and folders under ``root``."""
+    return {
+        "warehouse": WarehouseResource(database_path=str(root / "wmp.duckdb")),
+        "pipeline": PipelineSettingsResource(
+            landing_dir=str(root / "landing"),
+            ground_truth_dir=str(root / "truth"),
+            analyst_db_path=str(root / "analyst.duckdb"),
+            artifacts_dir=str(root / "artifacts"),
+            pseudonym_key="test-key",
+        ),
+    }

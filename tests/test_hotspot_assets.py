@@ -11,10 +11,9 @@ import pandas as pd
 import pytest
 from dagster import materialize
 
-from tests.hotspot_data import forecast_truth_frame, synthetic_events
+from tests.hotspot_data import asset_resources, forecast_truth_frame, synthetic_events
 from wmp_pipeline.defs.hotspot import assets as hotspot_assets
 from wmp_pipeline.defs.partitions import partition_for_forecast_date
-from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.hotspot.connect_source import CONNECT_SIGNALS, FORECAST_TRUTH_FILE, events_sql
 
 START = pd.Timestamp("2022-01-03")
@@ -55,19 +54,6 @@ def warehouse_dir(tmp_path_factory) -> Path:
     return root
 
 
-def _resources(root: Path) -> dict:
-    return {
-        "warehouse": WarehouseResource(database_path=str(root / "wmp.duckdb")),
-        "pipeline": PipelineSettingsResource(
-            landing_dir=str(root / "landing"),
-            ground_truth_dir=str(root / "truth"),
-            analyst_db_path=str(root / "analyst.duckdb"),
-            artifacts_dir=str(root / "artifacts"),
-            pseudonym_key="test-key",
-        ),
-    }
-
-
 def test_events_sql_shapes_int_crimes_as_engine_events(warehouse_dir):
     con = duckdb.connect(str(warehouse_dir / "wmp.duckdb"), read_only=True)
     df = con.execute(events_sql() + " LIMIT 5").df()
@@ -84,12 +70,12 @@ def test_weekly_hotspot_assets_materialise_with_passing_checks(warehouse_dir):
             "hotspot_backtest": {"config": {"refit_every_weeks": 4}},
         }
     }
-    cells = materialize([hotspot_assets.hotspot_cells], resources=_resources(warehouse_dir))
+    cells = materialize([hotspot_assets.hotspot_cells], resources=asset_resources(warehouse_dir))
     assert cells.success
     result = materialize(
         hotspot_assets.assets,
         partition_key=partition,
-        resources=_resources(warehouse_dir),
+        resources=asset_resources(warehouse_dir),
         run_config=run_config,
         selection=[a.key for a in hotspot_assets.assets if a.key.path[0] != "hotspot_cells"],
     )

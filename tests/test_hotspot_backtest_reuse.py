@@ -15,10 +15,9 @@ import pandas as pd
 import pytest
 from dagster import materialize
 
-from tests.hotspot_data import synthetic_events
+from tests.hotspot_data import asset_resources, synthetic_events
 from wmp_pipeline.defs.hotspot import assets as hotspot_assets
 from wmp_pipeline.defs.partitions import partition_for_forecast_date
-from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.hotspot.connect_source import CONNECT_SIGNALS
 
 START = pd.Timestamp("2022-01-03")
@@ -53,21 +52,8 @@ def root(tmp_path_factory) -> Path:
     con.execute("CREATE TABLE int_crimes__classified AS SELECT * FROM crimes_df")
     con.close()
     (root / "truth").mkdir()  # no generator truth: no ceiling
-    assert materialize([hotspot_assets.hotspot_cells], resources=_resources(root)).success
+    assert materialize([hotspot_assets.hotspot_cells], resources=asset_resources(root)).success
     return root
-
-
-def _resources(root: Path) -> dict:
-    return {
-        "warehouse": WarehouseResource(database_path=str(root / "wmp.duckdb")),
-        "pipeline": PipelineSettingsResource(
-            landing_dir=str(root / "landing"),
-            ground_truth_dir=str(root / "truth"),
-            analyst_db_path=str(root / "analyst.duckdb"),
-            artifacts_dir=str(root / "artifacts"),
-            pseudonym_key="test-key",
-        ),
-    }
 
 
 def _week(root: Path, weeks_after_first: int, names: tuple[str, ...], run_config: dict = RUN_CONFIG) -> dict:
@@ -76,7 +62,7 @@ def _week(root: Path, weeks_after_first: int, names: tuple[str, ...], run_config
     result = materialize(
         hotspot_assets.assets,
         partition_key=partition_for_forecast_date(forecast),
-        resources=_resources(root),
+        resources=asset_resources(root),
         run_config={"ops": {k: v for k, v in run_config["ops"].items() if k in names}},
         selection=[a.key for a in hotspot_assets.assets if a.key.path[0] in names],
     )

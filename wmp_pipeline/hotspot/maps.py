@@ -7,7 +7,6 @@ the ``in_top_n`` units coloured by expected count, one panel per target.
 
 from __future__ import annotations
 
-import base64
 import io
 from pathlib import Path
 
@@ -65,6 +64,3 @@ def render_top_map(cells: gpd.GeoDataFrame, predictions: pd.DataFrame, title: st
     return buf.getvalue()
 
 
-def png_markdown(png: bytes, alt: str) -> str:
-    """Markdown that embeds PNG bytes (for Dagster metadata)."""
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"

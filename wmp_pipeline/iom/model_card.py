@@ -9,7 +9,6 @@ fairness audit and the limitations. Written to
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -17,22 +16,7 @@ import pandas as pd
 from wmp_pipeline.harm import BAND_LABELS
 from wmp_pipeline.iom.config import IomConfig
 from wmp_pipeline.iom.features import Feature
-
-
-def markdown_table(frame: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
-    if frame is None or len(frame) == 0:
-        return "_none_"
-    cols = [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in frame.itertuples(index=False):
-        cells = []
-        for v in row:
-            if isinstance(v, float):
-                cells.append("n/a" if math.isnan(v) else floatfmt.format(v))
-            else:
-                cells.append(str(v))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+from wmp_pipeline.markdown import markdown_table
 
 
 def _feature_summary(features: list[Feature]) -> str:

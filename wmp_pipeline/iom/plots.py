@@ -7,7 +7,6 @@ plot in asset metadata and how the model card embeds it.
 
 from __future__ import annotations
 
-import base64
 import io
 
 import matplotlib
@@ -30,8 +29,6 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def png_markdown(png: bytes, alt: str) -> str:
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
 
 
 def calibration_png(predictions: pd.DataFrame, n_bins: int = 10) -> bytes:

@@ -11,30 +11,14 @@ from typing import Any
 
 import pandas as pd
 
+from wmp_pipeline import markdown as md
 from wmp_pipeline.quality.gx_suites import SuiteResult
 from wmp_pipeline.quality.reconciliation import ReconciliationReport
 
 
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    text = str(value).replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def markdown_table(frame: pd.DataFrame, max_rows: int = 20) -> str:
-    """A GitHub-style markdown table of the first ``max_rows`` rows (``_none_`` when empty)."""
-    if frame is None or frame.empty:
-        return "_none_"
-    shown = frame.head(max_rows)
-    lines = [
-        "| " + " | ".join(_cell(c) for c in shown.columns) + " |",
-        "|" + "---|" * len(shown.columns),
-    ]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in shown.itertuples(index=False)]
-    if len(frame) > max_rows:
-        lines.append(f"\n_{len(frame) - max_rows:,} more row(s) not shown_")
-    return "\n".join(lines)
+    """The quality checks' tables: at most ``max_rows`` rows, values as they are, long ones cut at 80 characters."""
+    return md.markdown_table(frame, floatfmt=None, max_rows=max_rows, missing="", max_chars=80)
 
 
 def failed_expectations_frame(result: SuiteResult, severity: str) -> pd.DataFrame:

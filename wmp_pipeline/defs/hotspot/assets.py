@@ -27,7 +27,8 @@ from wmp_pipeline.hotspot import runner
 from wmp_pipeline.hotspot.backtest import summary_table
 from wmp_pipeline.hotspot.config import HotspotConfig
 from wmp_pipeline.hotspot.connect_source import SOURCE_MODEL, load_truth
-from wmp_pipeline.hotspot.maps import png_markdown
+from wmp_pipeline.markdown import markdown_table as md_table
+from wmp_pipeline.markdown import png_markdown
 from wmp_pipeline.hotspot.panel import describe_periods
 from wmp_pipeline.progress import Progress
 
@@ -37,18 +38,6 @@ PANEL = AssetKey("hotspot_panel")
 MODELS = AssetKey("hotspot_models")
 BACKTEST = AssetKey("hotspot_backtest")
 PREDICTIONS = AssetKey("hotspot_predictions")
-
-
-def md_table(frame, floatfmt: str = "{:.3f}") -> str:
-    """A DataFrame as a markdown table (floats formatted)."""
-    if frame is None or len(frame) == 0:
-        return "_none_"
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in frame.itertuples(index=False):
-        cells = [floatfmt.format(v) if isinstance(v, float) and not math.isnan(v) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 class HotspotCellsConfig(Config):

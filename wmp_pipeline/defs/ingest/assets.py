@@ -7,6 +7,7 @@ from wmp_pipeline.contract import TABLES
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.ingest.drops import DropRefused
 from wmp_pipeline.ingest.load import RAW_SCHEMA, ingest_landing, raw_table
+from wmp_pipeline.markdown import markdown_table
 
 RAW_TABLE_KEYS = {t: AssetKey([RAW_SCHEMA, f"connect_{t}"]) for t in TABLES}
 QUARANTINE_KEY = AssetKey([RAW_SCHEMA, "connect_quarantine"])
@@ -17,15 +18,6 @@ _DESCRIPTIONS = {
     "crimes": "Every delivered valid CONNECT crimes row, with drop and file lineage.",
     "charges": "Every delivered valid CONNECT charges row, with drop and file lineage.",
 }
-
-
-def _md_table(rows: list[dict]) -> str:
-    if not rows:
-        return "_none_"
-    cols = list(rows[0])
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    out += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
-    return "\n".join(out)
 
 
 @multi_asset(
@@ -69,7 +61,7 @@ def connect_drops(context: AssetExecutionContext, warehouse: WarehouseResource, 
     context.log.info(report.summary())
     if report.refused:
         raise DropRefused(report.refused[0].drop_id, "; ".join(f"{r.drop_id}: {r.reason}" for r in report.refused))
-    drops_md = _md_table(
+    drops_md = markdown_table(
         [
             {"drop": r.drop_id, "type": r.extract_type, "delivered": r.rows_delivered, "loaded": r.rows_loaded, "quarantined": r.rows_quarantined}
             for r in report.applied

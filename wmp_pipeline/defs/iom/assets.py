@@ -26,8 +26,7 @@ from wmp_pipeline.defs.partitions import forecast_date_for_partition, weekly_par
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.iom import artifacts, runner
 from wmp_pipeline.iom.config import DEFAULT_CONFIG, IomConfig
-from wmp_pipeline.iom.model_card import markdown_table
-from wmp_pipeline.iom.plots import png_markdown
+from wmp_pipeline.markdown import markdown_table, png_markdown
 from wmp_pipeline.iom.scoring import RISK_SCORE_COLUMNS
 
 GROUP = "iom"

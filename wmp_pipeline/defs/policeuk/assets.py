@@ -16,6 +16,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 from wmp_pipeline.defs.resources import WarehouseResource
 from wmp_pipeline.policeuk.loader import LEDGER_TABLE, STREET_TABLE, load_folder, loaded_forces
+from wmp_pipeline.markdown import markdown_table
 
 POLICEUK_DIR_ENV = "WMP_POLICEUK_DIR"
 STREET_KEY = AssetKey(["raw", "policeuk_street"])
@@ -25,15 +26,6 @@ def configured_folder() -> Path | None:
     """The police.uk folder from ``WMP_POLICEUK_DIR``, or None when unset or empty."""
     value = os.environ.get(POLICEUK_DIR_ENV, "").strip()
     return Path(value).expanduser().resolve() if value else None
-
-
-def _md_table(frame) -> str:
-    if frame.empty:
-        return "_none_"
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 @asset(
@@ -72,7 +64,7 @@ def policeuk_street(context: AssetExecutionContext, warehouse: WarehouseResource
             "rows_without_location_this_run": report.rows_without_location,
             "rows_total": int(total[0]),
             "rows_without_location_total": int(total[1]),
-            "forces": MetadataValue.md(_md_table(forces)),
+            "forces": MetadataValue.md(markdown_table(forces)),
         }
     )
 
