@@ -106,3 +106,20 @@ def test_second_run_in_the_cadence_reuses_the_model(iom_run, tiny_pipeline):
     with duckdb.connect(str(db)) as con:
         again = runner.run_training(con, settings, tiny_pipeline.forecast_date)
     assert not again.retrained and "weeks old" in again.reason
+
+
+def test_too_little_history_is_refused_with_the_history_needed(iom_run, tiny_pipeline, tmp_path):
+    """A forecast date a few months after the first charge: no outcome is complete yet."""
+    from wmp_pipeline.iom import runner
+
+    _, settings, db, _ = iom_run
+    copy = tmp_path / "short.duckdb"
+    shutil.copy(db, copy)
+    with duckdb.connect(str(copy)) as con:
+        first = con.execute("select min(charge_date) from int_charges__harm").fetchone()[0]
+        later = date.fromordinal(first.toordinal() + 300)
+        early = date.fromordinal(later.toordinal() - later.weekday())  # a Monday about 10 months in
+        con.execute("delete from iom_offender_week where week > ?", [early]).fetchall()
+        con.execute("drop table if exists iom_snapshots").fetchall()
+        with pytest.raises(ValueError, match=r"cannot train the IOM model .*\(about \d\.\d years"):
+            runner.run_training(con, dataclasses.replace(settings, artifacts_dir=tmp_path / "art"), early, force=True)

@@ -285,7 +285,16 @@ def run_training(
 
         t = time.monotonic()
         train_pos = training_positions(frame, forecast_date, config)
-        fitted = fit_models(frame, features, config, train_pos)
+        try:
+            fitted = fit_models(frame, features, config, train_pos)
+        except ValueError as exc:
+            need_days = config.min_history_days + config.windows.horizon_days + 3 * 7 * config.snapshot_stride_weeks
+            raise ValueError(
+                f"cannot train the IOM model for {forecast_date}: {exc}. A snapshot's outcome is complete a "
+                f"{config.windows.horizon_days}-day horizon after it, and the first snapshot comes "
+                f"{config.min_history_days} days after the first charge in the data, so training needs charges "
+                f"over at least {need_days} days (about {need_days / 365.25:.1f} years) before the week scored"
+            ) from exc
         timings["final_fit_s"] = time.monotonic() - t
 
     data_sha = artifacts.training_data_sha256(frame, ["person_id", "week", "label"] + names, train_pos)
