@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
+from wmp_pipeline.hotspot.connect_source import CONNECT_SIGNALS
 
 ORIGIN_X, ORIGIN_Y = 400_000, 280_000
 
@@ -121,3 +122,20 @@ def asset_resources(root) -> dict:
             pseudonym_key="test-key",
         ),
     }
+
+
+def int_crimes_frame(events: pd.DataFrame) -> pd.DataFrame:
+    """The synthetic events in the shape of int_crimes__classified (the columns the hotspot reads)."""
+    out = pd.DataFrame(
+        {
+            "crime_id": events["event_id"],
+            "easting": events["easting"],
+            "northing": events["northing"],
+            "committed_from": events["event_time"],
+            "recorded_at": events["known_time"],
+            "lsoa_code": "E01000001",
+        }
+    )
+    for signal, column in CONNECT_SIGNALS.items():
+        out[column] = events[signal]
+    return out

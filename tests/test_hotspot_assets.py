@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from dagster import materialize
 
-from tests.hotspot_data import asset_resources, forecast_truth_frame, synthetic_events
+from tests.hotspot_data import asset_resources, int_crimes_frame, forecast_truth_frame, synthetic_events
 from wmp_pipeline.defs.hotspot import assets as hotspot_assets
 from wmp_pipeline.defs.partitions import partition_for_forecast_date
 from wmp_pipeline.hotspot.connect_source import CONNECT_SIGNALS, FORECAST_TRUTH_FILE, events_sql
@@ -20,29 +20,12 @@ START = pd.Timestamp("2022-01-03")
 WEEKS = 120
 
 
-def _int_crimes(events: pd.DataFrame) -> pd.DataFrame:
-    """The synthetic events in the shape of int_crimes__classified (the columns the hotspot reads)."""
-    out = pd.DataFrame(
-        {
-            "crime_id": events["event_id"],
-            "easting": events["easting"],
-            "northing": events["northing"],
-            "committed_from": events["event_time"],
-            "recorded_at": events["known_time"],
-            "lsoa_code": "E01000001",
-        }
-    )
-    for signal, column in CONNECT_SIGNALS.items():
-        out[column] = events[signal]
-    return out
-
-
 @pytest.fixture(scope="module")
 def warehouse_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("hotspot_assets")
     db = root / "wmp.duckdb"
     con = duckdb.connect(str(db))
-    crimes = _int_crimes(synthetic_events(weeks=WEEKS, start=START.date()))
+    crimes = int_crimes_frame(synthetic_events(weeks=WEEKS, start=START.date()))
     con.register("crimes_df", crimes)
     con.execute("CREATE TABLE int_crimes__classified AS SELECT * FROM crimes_df")
     con.close()

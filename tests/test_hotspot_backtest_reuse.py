@@ -15,10 +15,9 @@ import pandas as pd
 import pytest
 from dagster import materialize
 
-from tests.hotspot_data import asset_resources, synthetic_events
+from tests.hotspot_data import asset_resources, int_crimes_frame, synthetic_events
 from wmp_pipeline.defs.hotspot import assets as hotspot_assets
 from wmp_pipeline.defs.partitions import partition_for_forecast_date
-from wmp_pipeline.hotspot.connect_source import CONNECT_SIGNALS
 
 START = pd.Timestamp("2022-01-03")
 WEEKS = 110
@@ -35,18 +34,7 @@ RUN_CONFIG = {
 def root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("hotspot_backtest_reuse")
     events = synthetic_events(weeks=WEEKS, start=START.date())
-    crimes = pd.DataFrame(
-        {
-            "crime_id": events["event_id"],
-            "easting": events["easting"],
-            "northing": events["northing"],
-            "committed_from": events["event_time"],
-            "recorded_at": events["known_time"],
-            "lsoa_code": "E01000001",
-        }
-    )
-    for signal, column in CONNECT_SIGNALS.items():
-        crimes[column] = events[signal]
+    crimes = int_crimes_frame(events)
     con = duckdb.connect(str(root / "wmp.duckdb"))
     con.register("crimes_df", crimes)
     con.execute("CREATE TABLE int_crimes__classified AS SELECT * FROM crimes_df")
