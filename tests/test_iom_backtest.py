@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from tests.test_iom_models import FEATURES, PARAMS
+from tests.test_iom_models import FEATURES, PARAMS, escalation_data
 from wmp_pipeline.iom.audit import audit_predictions, operating_threshold
 from wmp_pipeline.iom.backtest import (
     choose_test_weeks,
@@ -29,18 +29,7 @@ def _snapshots(seed=0):
     frames = []
     for w in weeks:
         n = 300
-        f = pd.DataFrame(
-            {
-                "n_charges_365d": rng.poisson(1.5, n).astype(float),
-                "harm_score": rng.gamma(1.0, 40.0, n),
-                "days_since_last_violent": np.where(rng.random(n) < 0.4, np.nan, rng.uniform(1, 700, n)),
-                "age_at_snapshot": rng.uniform(14, 60, n),
-            }
-        )
-        logit = -3.5 + 0.7 * f["n_charges_365d"] + 0.01 * f["harm_score"] - 0.03 * (f["age_at_snapshot"] - 25)
-        f["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-        f["person_id"] = [f"P{i}" for i in range(n)]
-        f["week"] = w
+        f = escalation_data(n, rng, w, intercept=-3.5, slope=0.7)
         f["band"] = np.where(f["harm_score"] >= 100, "high_medium", np.where(f["harm_score"] >= 10, "low_medium", "low"))
         f["sex"] = rng.choice(["M", "F"], n)
         f["ethnicity_group"] = rng.choice(["W", "A", "B"], n)

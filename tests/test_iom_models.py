@@ -24,8 +24,8 @@ NAMES = [f.name for f in FEATURES]
 PARAMS = {"n_estimators": 30, "max_depth": 3, "learning_rate": 0.2}
 
 
-def _data(n=2000, seed=0):
-    rng = np.random.default_rng(seed)
+def escalation_data(n: int, rng: np.random.Generator, week: date, intercept: float = -3.0, slope: float = 0.6) -> pd.DataFrame:
+    """``n`` people on ``week`` whose escalation follows a known logit of charges, harm and age."""
     frame = pd.DataFrame(
         {
             "n_charges_365d": rng.poisson(1.5, n).astype(float),
@@ -34,11 +34,15 @@ def _data(n=2000, seed=0):
             "age_at_snapshot": rng.uniform(14, 60, n),
         }
     )
-    logit = -3 + 0.6 * frame["n_charges_365d"] + 0.01 * frame["harm_score"] - 0.03 * (frame["age_at_snapshot"] - 25)
+    logit = intercept + slope * frame["n_charges_365d"] + 0.01 * frame["harm_score"] - 0.03 * (frame["age_at_snapshot"] - 25)
     frame["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     frame["person_id"] = [f"P{i}" for i in range(n)]
-    frame["week"] = date(2024, 1, 1)
+    frame["week"] = week
     return frame
+
+
+def _data(n=2000, seed=0):
+    return escalation_data(n, np.random.default_rng(seed), date(2024, 1, 1))
 
 
 def _fitted(boost=True):
