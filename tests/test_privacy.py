@@ -14,7 +14,7 @@ from wmp_pipeline.privacy.file_permissions import file_mode, write_private_bytes
 from wmp_pipeline.privacy.pseudonymise import InsecureKeyError, check_key, pseudonym, register_duckdb_function
 from wmp_pipeline.privacy.scrub import MASK, is_identifying_column, mask_identifiers, scrub_text
 from wmp_pipeline.publish.analyst_file import publish_analyst_file
-from wmp_pipeline.quality.gx_suites import run_connect_suite
+from wmp_pipeline.quality.gx.runner import run_connect_suite
 from wmp_pipeline.quality.reconciliation import reconcile_drops
 from wmp_pipeline.quality.summary import expectation_results_frame, quarantine_summary, write_quality_tables
 from wmp_pipeline.settings import DEVELOPMENT_PSEUDONYM_KEY, get_settings

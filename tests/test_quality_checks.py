@@ -57,7 +57,7 @@ def test_clean_drop_passes_every_check_and_publishes(tmp_path):
     result = _run(settings)
     assert result.success
     checks = _checks(result)
-    assert len(checks) == 9
+    assert len(checks) == 11  # 3 tables x (gx_blocking, gx_warnings, drop_reconciliation) + drop_refusals + drop_sequence
     failed = {k: e.metadata for k, e in checks.items() if not e.passed}
     assert not failed, failed
     blocking = checks[("connect_crimes", "gx_blocking")]
@@ -75,15 +75,20 @@ def test_clean_drop_passes_every_check_and_publishes(tmp_path):
         assert con.execute("select bool_and(balanced) from dq_drop_reconciliation").fetchone()[0] is True
 
 
-def test_an_empty_full_extract_blocks_everything_downstream(tmp_path):
+def test_a_full_extract_with_an_empty_table_is_refused_and_blocks_everything_downstream(tmp_path):
     settings = _settings(tmp_path)
     write_drop(settings.connect_dir, "2026-01-05", "full", persons=[person("P1")], crimes=[], charges=[charge("H1", "P1", None)])
     result = _run(settings)
     checks = _checks(result)
+    # the full drop's blocking expectation (crimes not empty) failed before it was committed: nothing is loaded
+    refusals = checks[("connect_drop_log", "drop_refusals")]
+    assert not refusals.passed and refusals.severity == AssetCheckSeverity.ERROR
+    assert "2026-01-05" in refusals.description and "table_row_count_to_be_between" in refusals.description
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        assert con.execute("select count(*) from raw.connect_persons").fetchall()[0][0] == 0
     blocking = checks[("connect_crimes", "gx_blocking")]
     assert not blocking.passed and blocking.severity == AssetCheckSeverity.ERROR
     assert "table_row_count_to_be_between" in blocking.metadata["failed_expectations"].value
-    assert checks[("connect_persons", "gx_blocking")].passed
     assert not result.success
     materialized = _materialized(result)
     assert "raw/connect_crimes" in materialized

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,12 @@ class PipelineSettingsResource(ConfigurableResource):
         )
 
 
+def _ingest_resource():
+    from wmp_pipeline.defs.ingest.resources import ingest_resource
+
+    return ingest_resource(dict(os.environ))
+
+
 def build_resources(settings: Settings | None = None) -> dict:
     s = settings or get_settings()
     return {
@@ -71,6 +78,7 @@ def build_resources(settings: Settings | None = None) -> dict:
             pseudonym_key=s.pseudonym_key,
             mode=s.mode,
         ),
+        "ingest": _ingest_resource(),
         # The dbt of this environment, so the pipeline works without an activated venv.
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
     }
