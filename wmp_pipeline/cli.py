@@ -5,6 +5,7 @@
     wmp generate   write synthetic CONNECT drops (see wmp_pipeline.generator)
     wmp ui         open the Dagster UI on the same data (dagster dev)
     wmp prepare    dbt parse: (re)build the dbt manifest Dagster loads
+    wmp drops      list the CONNECT drops (applied / refused / pending), accept a refused full drop
     wmp evaluate-iom, wmp policeuk-backtest, wmp benchmark
                    evaluation and benchmark commands (each has --help)
 """
@@ -28,6 +29,7 @@ DELEGATED = {
     "evaluate-iom": "wmp_pipeline.iom.evaluate_truth",
     "policeuk-backtest": "wmp_pipeline.policeuk.backtest",
     "benchmark": "wmp_pipeline.benchmark",
+    "drops": "wmp_pipeline.ingest.operator",
 }
 
 
@@ -52,9 +54,9 @@ def prepare_dbt() -> None:
 
 def latest_partition_key() -> str:
     from wmp_pipeline.defs.sensors import partition_for_drop
-    from wmp_pipeline.ingest.drops import find_drop_dirs
+    from wmp_pipeline.ingest.drops import ready_drop_dirs
 
-    drops = find_drop_dirs(get_settings().connect_dir)
+    drops = ready_drop_dirs(get_settings().connect_dir)
     if not drops:
         raise SystemExit(f"no CONNECT drops in {get_settings().connect_dir}")
     return partition_for_drop(drops[-1].name)

@@ -51,13 +51,6 @@ class Drop:
     manifest_sha256: str
 
 
-def find_drop_dirs(connect_dir: Path) -> list[Path]:
-    """Drop folders under ``<landing>/connect`` named like a date, oldest first (by folder name)."""
-    if not connect_dir.exists():
-        return []
-    return sorted(p for p in connect_dir.iterdir() if p.is_dir() and DROP_DIR_PATTERN.match(p.name))
-
-
 @dataclass
 class LandingScan:
     """What the landing folder holds, before any drop is read.
@@ -229,3 +222,16 @@ def verify_files(drop: Drop, landing_root: Path | None = None) -> None:
                 drop.drop_id,
                 f"file {f.name}: sha256 {actual[:12]}… does not match the manifest's {f.manifest_sha256[:12]}…",
             )
+
+
+def ready_drop_dirs(connect_dir: Path, future_tolerance_days: int | None = None, today: date | None = None) -> list[Path]:
+    """Drop folders that can be applied now (a real date, not in the future, manifest landed), oldest first.
+
+    What picks the week to run (``wmp run``, the sensor) uses this, so a
+    future-dated or misnamed folder never becomes "the newest drop".
+    """
+    if future_tolerance_days is None:
+        from wmp_pipeline.ingest.config import IngestConfig
+
+        future_tolerance_days = IngestConfig().future_tolerance_days
+    return scan_landing(connect_dir, today or date.today(), future_tolerance_days).ready

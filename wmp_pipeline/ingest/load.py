@@ -286,12 +286,21 @@ def _load_file(con: duckdb.DuckDBPyConnection, drop: Drop, table: str, now: date
             [[drop.drop_id, table, f.name, n, key, f"row {reason}", raw, now] for n, reason, raw, key in bad_rows],
         )
     result.rows_quarantined = result.rows_delivered - result.rows_loaded
-    # A valid row for a key that an earlier-dated drop quarantined corrects it.
+    # A valid row for a key that an earlier-dated drop quarantined corrects it: the quarantined row is
+    # resolved by the first later-dated drop with a valid row, whatever order the drops arrived in.
     con.execute(
         f"""update {RAW_SCHEMA}.connect_quarantine q set resolved_by_drop_id = ?
-            where q.table_name = ? and q.resolved_by_drop_id is null and q.drop_id < ?
+            where q.table_name = ? and q.drop_id < ? and (q.resolved_by_drop_id is null or q.resolved_by_drop_id > ?)
               and q.record_key in (select _record_key from {checked} where _problems is null)""",
-        [drop.drop_id, table, drop.drop_id],
+        [drop.drop_id, table, drop.drop_id, drop.drop_id],
+    )
+    # ... and this drop's own quarantined rows may already be corrected by a later-dated drop that arrived first.
+    con.execute(
+        f"""update {RAW_SCHEMA}.connect_quarantine q set resolved_by_drop_id = (
+                select min(r._drop_id) from {raw_table(table)} r where r."{spec.key}" = q.record_key and r._drop_id > q.drop_id)
+            where q.table_name = ? and q.drop_id = ? and q.resolved_by_drop_id is null
+              and exists (select 1 from {raw_table(table)} r where r."{spec.key}" = q.record_key and r._drop_id > q.drop_id)""",
+        [table, drop.drop_id],
     )
     con.execute(f"drop table if exists {incoming}")
     con.execute(f"drop table if exists {checked}")

@@ -62,6 +62,7 @@ _TABLE_COMMENTS = {
 # Quarantine reasons as written by wmp_pipeline.ingest.validate / readers, value removed.
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^(?P<col>[\w]+): empty, but required$"), "{col}: empty, but required"),
+    (re.compile(r"^(?P<col>[\w]+): holds a NUL byte$"), "{col}: holds a NUL byte"),
     (re.compile(r"^(?P<col>[\w]+): .* is not (?P<what>a date YYYY-MM-DD|an ISO 8601 timestamp|an integer)$", re.S), "{col}: is not {what}"),
     (re.compile(r"^(?P<col>[\w]+): .* is not one of .*$", re.S), "{col}: not an allowed value"),
     (re.compile(r"^(?P<col>[\w]+): .* is not well formed$", re.S), "{col}: not well formed"),
