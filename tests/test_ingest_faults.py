@@ -416,3 +416,32 @@ def test_symlink_inside_the_landing_folder_is_allowed(con, connect_dir):
     (d / "crimes.csv").rename(store / "crimes.csv")
     (d / "crimes.csv").symlink_to(store / "crimes.csv")
     assert [r.drop_id for r in ingest_landing(con, connect_dir).applied] == ["2026-01-05"]
+
+
+# --- the operator's command ----------------------------------------------------------
+
+
+def test_wmp_drops_list_and_accept(tmp_path, monkeypatch, capsys):
+    from wmp_pipeline import warehouse
+    from wmp_pipeline.cli import main
+    from wmp_pipeline.settings import get_settings
+
+    for var in ("WMP_DUCKDB_PATH", "WMP_LANDING_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("WMP_DATA_DIR", str(tmp_path / "data"))
+    settings = get_settings()
+    connect_dir = settings.connect_dir
+    with warehouse.connect(settings.duckdb_path) as con:
+        history(connect_dir, con)
+        write_drop(connect_dir, "2026-01-19", "full", persons=persons(2), crimes=crimes(2), charges=charges(2))
+        write_drop(connect_dir, "2099-01-05", "delta", crimes=[crime("C7")])
+        ingest_landing(con, connect_dir)
+    assert main(["drops", "list"]) == 0
+    listed = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()}
+    assert listed == {"2026-01-05": "applied", "2026-01-12": "applied", "2026-01-19": "refused", "2099-01-05": "refused"}
+    assert main(["drops", "accept", "2099-01-05", "--reason", "x"]) == 2
+    assert "cannot be accepted" in capsys.readouterr().err
+    assert main(["drops", "accept", "2026-01-19", "--reason", "confirmed with the CONNECT team"]) == 0
+    assert "the next `wmp run` applies it" in capsys.readouterr().out
+    with warehouse.connect(settings.duckdb_path) as con:
+        assert [r.drop_id for r in ingest_landing(con, connect_dir).applied] == ["2026-01-19"]

@@ -166,3 +166,27 @@ def test_reconciliation_check_fails_when_a_loaded_row_goes_missing(tmp_path):
     assert crimes.metadata["rows_missing"].value == 1
     assert "drop 2026-01-05 crimes.csv: 1 delivered row(s) neither loaded nor quarantined" in crimes.metadata["problems"].value
     assert checks[("connect_persons", "drop_reconciliation")].passed
+
+
+def test_a_refused_full_drop_and_a_missing_week_are_reported_and_the_good_week_still_publishes(tmp_path):
+    settings = _settings(tmp_path)
+    base_drop(settings.connect_dir, "2026-01-05")
+    write_drop(settings.connect_dir, "2026-01-12", "full")  # empty full drop: refused, state unchanged
+    write_drop(settings.connect_dir, "2026-01-26", "delta", crimes=[crime("C9")])  # 2026-01-19 never came
+    result = _run(settings)
+    assert result.success  # the good drops publish; the refusal does not stop them
+    checks = _checks(result)
+    refusals = checks[("connect_drop_log", "drop_refusals")]
+    assert not refusals.passed and "2026-01-12" in refusals.description and "empty" in refusals.description
+    sequence = checks[("connect_drop_log", "drop_sequence")]
+    assert not sequence.passed and sequence.severity == AssetCheckSeverity.WARN
+    assert "2026-01-19" in sequence.description
+    blocking = checks[("connect_crimes", "gx_blocking")]
+    assert blocking.passed and blocking.metadata["drops_validated"].value == 2  # both applied drops, each validated
+    with duckdb.connect(str(settings.analyst_db_path), read_only=True) as con:
+        assert con.execute("select drop_id from dq_drop_refusals").fetchall() == [("2026-01-12",)]
+        # the refused week counts as missing too: no drop dated 2026-01-12 or 2026-01-19 was applied
+        assert con.execute("select missing_drops, expected_dates from dq_drop_sequence").fetchall() == [(2, "2026-01-12, 2026-01-19")]
+        assert con.execute("select count(distinct drop_id) from dq_expectation_results").fetchall() == [(2,)]
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        assert con.execute("select count(*) from raw.connect_persons").fetchall() == [(3,)]

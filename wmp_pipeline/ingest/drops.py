@@ -78,7 +78,7 @@ def scan_landing(connect_dir: Path, today: date, future_tolerance_days: int) -> 
         if name.startswith("."):
             continue
         if not p.is_dir():
-            scan.skipped.append((name, f"{p} is a file, not a drop folder: ignored"))
+            scan.skipped.append((name, "is a file, not a drop folder"))
             continue
         try:
             extract_date = date.fromisoformat(name) if DROP_DIR_PATTERN.match(name) else None
@@ -100,9 +100,9 @@ def scan_landing(connect_dir: Path, today: date, future_tolerance_days: int) -> 
         if not (p / "manifest.json").exists():
             entries = [c.name for c in p.iterdir() if not c.name.startswith(".")]
             if entries:
-                scan.skipped.append((name, f"has {len(entries)} file(s) but no manifest.json yet: still being written, skipped"))
+                scan.skipped.append((name, f"has {len(entries)} file(s) but no manifest.json yet (still being written)"))
             else:
-                scan.skipped.append((name, "is empty: skipped"))
+                scan.skipped.append((name, "is empty"))
             continue
         scan.ready.append(p)
     scan.ready.sort(key=lambda p: p.name)

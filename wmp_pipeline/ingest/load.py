@@ -441,7 +441,7 @@ def ingest_landing(
     report.skipped = list(scan.skipped)
     for name, note in scan.skipped:
         if log:
-            log.info(f"CONNECT drop folder {name} {note}")
+            log.warning(f"CONNECT drop folder {name} skipped: {name} {note}; it is applied once complete")
     for name, reason in scan.refused:
         kind = "future" if "future-dated" in reason else "name"
         _refuse(con, report, DropRefused(name, reason, kind), None, log)

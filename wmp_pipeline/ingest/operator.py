@@ -79,6 +79,16 @@ def accept_drop(con: duckdb.DuckDBPyConnection, connect_dir: Path, drop_id: str,
     ensure_schema(con)
     if not reason.strip():
         raise ValueError("give the reason for accepting the drop: --reason \"...\"")
+    named = con.execute(
+        f"""select reason from {REFUSALS_TABLE} where drop_id = ? and kind in ('name', 'future')
+            order by refused_at desc limit 1""",
+        [drop_id],
+    ).fetchall()
+    if named:
+        raise ValueError(
+            f"drop {drop_id} was refused because {named[0][0]}: a misnamed or future-dated folder cannot be accepted; "
+            "rename it to its real extract date (or remove it)"
+        )
     path = connect_dir / drop_id
     if not (path / "manifest.json").exists():
         raise ValueError(f"no drop {drop_id} with a manifest in {connect_dir}")
