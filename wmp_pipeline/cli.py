@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 import warnings
 from datetime import date
 from pathlib import Path
@@ -83,6 +84,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except RunLockHeld as held:
         print(f"Not started: {held}", file=sys.stderr)
         return EXIT_LOCKED
+    except Exception as exc:  # before or around the Dagster run: say why last, after the traceback
+        traceback.print_exc()
+        print(f"\nwmp run stopped: {type(exc).__name__}: {_clip(str(exc))}", file=sys.stderr)
+        return 1
 
 
 def _run_weekly_job(args: argparse.Namespace, settings, holder, started: float) -> int:
