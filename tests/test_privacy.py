@@ -125,7 +125,7 @@ def test_analyst_file_of_the_tiny_pipeline_holds_no_person_identifier(tiny_pipel
         result = publish_analyst_file(con, analyst, source_run="privacy-test")
     assert len(person_ids) > 100
     assert {t.name for t in result.tables} >= {"iom_risk_scores", "dq_drop_reconciliation", "dq_expectation_results"}
-    assert file_mode(analyst) == 0o600
+    assert file_mode(analyst) == 0o440
 
     with duckdb.connect(str(analyst), read_only=True) as a:
         columns = a.execute(

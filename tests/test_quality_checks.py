@@ -68,7 +68,7 @@ def test_clean_drop_passes_every_check_and_publishes(tmp_path):
     assert checks[("connect_persons", "drop_reconciliation")].metadata["rows_delivered"].value == 3
     assert {"dq_drop_reconciliation", "dq_quarantine_summary", "dq_expectation_results", "analyst_database"} <= _materialized(result)
     analyst = settings.analyst_db_path
-    assert os.stat(analyst).st_mode & 0o777 == 0o600
+    assert os.stat(analyst).st_mode & 0o777 == 0o440
     with duckdb.connect(str(analyst), read_only=True) as con:
         published = {r[0] for r in con.execute("select table_name from publish_manifest").fetchall()}
         assert {"dq_drop_reconciliation", "dq_quarantine_summary", "dq_expectation_results"} <= published
