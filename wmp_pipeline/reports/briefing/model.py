@@ -1,0 +1,110 @@
+"""The briefing's view model: targets, tables, sections, and where the files go."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from wmp_pipeline.settings import Settings
+
+HORIZON_DAYS = 28
+TREND_DAYS = 364
+#: weeks at the end of the trend still filling up (crimes are recorded after they happen)
+RECORDING_LAG_WEEKS = 2
+HARM_TREND_DAYS = 91
+PREDICTIONS = "hotspot_predictions"
+CELLS = "hotspot_cells"
+CRIMES = "int_crimes__classified"
+RISK = "iom_risk_scores"
+IOM_WEEKS = "iom_offender_week"
+KEYS = "restricted_person_keys"
+DROP_LOG = "raw.connect_drop_log"
+QUARANTINE = "raw.connect_quarantine"
+UNKNOWN_CODES = "mart_unknown_offence_codes"
+EXPECTATIONS = "dq_expectation_results"
+BRIEFINGS_SUBDIR = "briefings"
+_GRID_ID = re.compile(r"^(\d+)m_(-?\d+)_(-?\d+)$")
+
+
+@dataclass(frozen=True)
+class Target:
+    code: str
+    title: str
+    crime_flag: str
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("knife_injury", "Knife crime used causing injury", "is_knife_injury"),
+    Target("serious_violence", "Serious violence", "is_serious_violence"),
+)
+
+
+# --------------------------------------------------------------------------- view model
+
+
+@dataclass
+class Cell:
+    text: str
+    css: str = ""
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[Cell]]
+    numeric: set[int] = field(default_factory=set)
+    caption: str = ""
+
+
+@dataclass
+class Section:
+    anchor: str
+    title: str
+    intro: str = ""
+    unavailable: str = ""
+    images: list[dict] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    children: list[Section] = field(default_factory=list)
+    #: one line for the "this week at a glance" box at the top
+    headline: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One asset check result, as read from the Dagster instance."""
+
+    asset: str
+    check: str
+    passed: bool
+    severity: str = "ERROR"
+    description: str = ""
+
+
+@dataclass
+class Briefing:
+    forecast_date: date
+    html: str
+    #: small counts for Dagster metadata (never person identifiers)
+    summary: dict
+    #: ``target, cell_id, rank`` of this week, stored for next week's change in rank
+    ranks: pd.DataFrame
+    sections_unavailable: list[str]
+    #: the first hotspot map, for a preview in the Dagster UI
+    preview_png: bytes | None = None
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def briefing_path(settings: Settings, forecast_date: date) -> Path:
+    return Path(settings.artifacts_dir) / BRIEFINGS_SUBDIR / f"briefing_{forecast_date.isoformat()}.html"
+
+
+def ranks_path(settings: Settings, forecast_date: date) -> Path:
+    return Path(settings.artifacts_dir) / BRIEFINGS_SUBDIR / f"hotspot_ranks_{forecast_date.isoformat()}.csv"
