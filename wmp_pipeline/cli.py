@@ -20,7 +20,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from wmp_pipeline.settings import DBT_PROJECT_DIR, PROJECT_ROOT, get_settings
+from wmp_pipeline.settings import DBT_PROJECT_DIR, PROJECT_ROOT, SettingsError, get_settings
 
 #: Sub-commands implemented in their own modules, each with ``main(argv)``.
 DELEGATED = {
@@ -61,7 +61,8 @@ def latest_partition_key() -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = get_settings()
+    # Refuse bad settings (unknown mode, production without a proper key) before any step runs.
+    settings = get_settings().check_startable()
     os.environ["WMP_DUCKDB_PATH"] = str(settings.duckdb_path)
     started = time.monotonic()
     if not any(settings.connect_dir.glob("*/manifest.json")):
@@ -134,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in DELEGATED:
         sub.add_parser(name, help=f"see: wmp {name} --help")
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        raise SystemExit(f"wmp {args.command}: {exc}") from None
 
 
 if __name__ == "__main__":
