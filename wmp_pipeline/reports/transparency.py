@@ -31,6 +31,7 @@ import duckdb
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 import wmp_pipeline
+from wmp_pipeline import tables
 from wmp_pipeline.reports import metrics, tool_facts
 from wmp_pipeline.reports.formatting import fmt_value
 from wmp_pipeline.reports.tables import Unavailable, require
@@ -41,6 +42,11 @@ TRANSPARENCY_SUBDIR = "transparency"
 ATRS_VERSION = "3.0"
 HOTSPOT_MODELS_SUBDIR = Path("models") / "hotspot"
 IOM_MODELS_SUBDIR = Path("models") / "iom"
+#: Every table the record reads (its asset depends on their writers).
+TRANSPARENCY_READS = (
+    tables.HOTSPOT_PREDICTIONS, tables.HOTSPOT_BACKTEST_METRICS, tables.INT_CRIMES_CLASSIFIED, tables.INT_CHARGES_HARM,
+    tables.IOM_RISK_SCORES, tables.IOM_MODEL_METRICS, tables.IOM_FAIRNESS_AUDIT, tables.CONNECT_DROP_LOG,
+)
 
 
 @dataclass
@@ -101,30 +107,30 @@ def data_window(con: duckdb.DuckDBPyConnection, forecast_date: date) -> dict[str
     """What data the week's run used: the drops applied, and the crimes and the charges
     known before the forecast date (keys ``drops``, ``crimes``, ``charges``)."""
     out = {}
-    if require(con, "raw.connect_drop_log", ["extract_date", "extract_type"]) is None:
+    if require(con, tables.CONNECT_DROP_LOG, ["extract_date", "extract_type"]) is None:
         n, first, last = con.execute(
-            "select count(*), min(extract_date), max(extract_date) from raw.connect_drop_log where cast(extract_date as date) <= ?",
+            f"select count(*), min(extract_date), max(extract_date) from {tables.CONNECT_DROP_LOG} where cast(extract_date as date) <= ?",
             [forecast_date],
         ).fetchall()[0]
         full = con.execute(
-            "select max(extract_date) from raw.connect_drop_log where extract_type = 'full' and cast(extract_date as date) <= ?",
+            f"select max(extract_date) from {tables.CONNECT_DROP_LOG} where extract_type = 'full' and cast(extract_date as date) <= ?",
             [forecast_date],
         ).fetchall()[0][0]
         out["drops"] = f"CONNECT drops applied: {n:,} (first {fmt_value(first)}, newest {fmt_value(last)}; newest full extract {fmt_value(full)})."
     else:
         out["drops"] = "CONNECT drop log: not available this week."
     cutoff = datetime.combine(forecast_date, datetime.min.time())
-    if require(con, "int_crimes__classified", ["committed_date", "recorded_at"]) is None:
+    if require(con, tables.INT_CRIMES_CLASSIFIED, ["committed_date", "recorded_at"]) is None:
         n, first, last = con.execute(
-            "select count(*), min(committed_date), max(committed_date) from int_crimes__classified where recorded_at < ?",
+            f"select count(*), min(committed_date), max(committed_date) from {tables.INT_CRIMES_CLASSIFIED} where recorded_at < ?",
             [cutoff],
         ).fetchall()[0]
         out["crimes"] = f"Active recorded crimes known before {forecast_date}: {n:,}, committed {fmt_value(first)} to {fmt_value(last)}."
     else:
         out["crimes"] = "Recorded crimes: not available this week."
-    if require(con, "int_charges__harm", ["charge_date"]) is None:
+    if require(con, tables.INT_CHARGES_HARM, ["charge_date"]) is None:
         n, first, last = con.execute(
-            "select count(*), min(charge_date), max(charge_date) from int_charges__harm where charge_date < ?", [forecast_date]
+            f"select count(*), min(charge_date), max(charge_date) from {tables.INT_CHARGES_HARM} where charge_date < ?", [forecast_date]
         ).fetchall()[0]
         out["charges"] = f"Active charges known before {forecast_date}: {n:,}, dated {fmt_value(first)} to {fmt_value(last)}."
     else:
@@ -135,18 +141,18 @@ def data_window(con: duckdb.DuckDBPyConnection, forecast_date: date) -> dict[str
 def versions_in_use(con: duckdb.DuckDBPyConnection, tool: ToolFacts, forecast_date: date) -> list[str]:
     """Model versions that produced this week's outputs of ``tool``."""
     if tool.code == "iom":
-        if require(con, "iom_risk_scores", ["model_version", "week"]) is not None:
+        if require(con, tables.IOM_RISK_SCORES, ["model_version", "week"]) is not None:
             return []
         rows = con.execute(
-            "select distinct model_version from iom_risk_scores where cast(week as date) = "
-            "(select max(cast(week as date)) from iom_risk_scores where cast(week as date) <= ?)",
+            f"select distinct model_version from {tables.IOM_RISK_SCORES} where cast(week as date) = "
+            f"(select max(cast(week as date)) from {tables.IOM_RISK_SCORES} where cast(week as date) <= ?)",
             [forecast_date],
         ).fetchall()
     else:
-        if require(con, "hotspot_predictions", ["model_version", "target", "forecast_week"]) is not None:
+        if require(con, tables.HOTSPOT_PREDICTIONS, ["model_version", "target", "forecast_week"]) is not None:
             return []
         rows = con.execute(
-            "select distinct model_version from hotspot_predictions where target = ? and cast(forecast_week as date) = ?",
+            f"select distinct model_version from {tables.HOTSPOT_PREDICTIONS} where target = ? and cast(forecast_week as date) = ?",
             [tool.code, forecast_date],
         ).fetchall()
     return sorted(str(r[0]) for r in rows if r[0] is not None)

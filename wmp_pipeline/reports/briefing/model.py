@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from wmp_pipeline import tables
 from wmp_pipeline.settings import Settings
 
 HORIZON_DAYS = 28
@@ -16,16 +17,19 @@ TREND_DAYS = 364
 #: weeks at the end of the trend still filling up (crimes are recorded after they happen)
 RECORDING_LAG_WEEKS = 2
 HARM_TREND_DAYS = 91
-PREDICTIONS = "hotspot_predictions"
-CELLS = "hotspot_cells"
-CRIMES = "int_crimes__classified"
-RISK = "iom_risk_scores"
-IOM_WEEKS = "iom_offender_week"
-KEYS = "restricted_person_keys"
-DROP_LOG = "raw.connect_drop_log"
-QUARANTINE = "raw.connect_quarantine"
-UNKNOWN_CODES = "mart_unknown_offence_codes"
-EXPECTATIONS = "dq_expectation_results"
+PREDICTIONS = tables.HOTSPOT_PREDICTIONS
+CELLS = tables.HOTSPOT_CELLS
+CRIMES = tables.INT_CRIMES_CLASSIFIED
+RISK = tables.IOM_RISK_SCORES
+IOM_WEEKS = tables.IOM_OFFENDER_WEEK
+KEYS = tables.RESTRICTED_PERSON_KEYS
+DROP_LOG = tables.CONNECT_DROP_LOG
+QUARANTINE = tables.CONNECT_QUARANTINE
+UNKNOWN_CODES = tables.MART_UNKNOWN_OFFENCE_CODES
+EXPECTATIONS = tables.DQ_EXPECTATION_RESULTS
+#: Every table the briefing reads (its asset depends on their writers).
+READS = (PREDICTIONS, CELLS, tables.HOTSPOT_BACKTEST_METRICS, CRIMES, IOM_WEEKS, RISK, tables.IOM_MODEL_METRICS,
+         DROP_LOG, QUARANTINE, UNKNOWN_CODES, EXPECTATIONS)
 BRIEFINGS_SUBDIR = "briefings"
 _GRID_ID = re.compile(r"^(\d+)m_(-?\d+)_(-?\d+)$")
 
