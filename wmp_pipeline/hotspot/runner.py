@@ -7,7 +7,6 @@ steps run from a benchmark script or a test on a plain DuckDB connection.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -245,13 +244,6 @@ def score_week(
     paths["png"] = maps / f"hotspot_top_{forecast_date.isoformat()}.png"
     paths["png"].write_bytes(png)
     return table, paths
-
-
-def timed(fn, *args, **kwargs):
-    """(result, seconds) of a call."""
-    started = time.monotonic()
-    out = fn(*args, **kwargs)
-    return out, time.monotonic() - started
 
 
 __all__ = [
