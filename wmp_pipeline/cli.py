@@ -24,7 +24,7 @@ import warnings
 from datetime import date
 from pathlib import Path
 
-from wmp_pipeline.settings import PROJECT_ROOT, get_settings
+from wmp_pipeline.settings import PROJECT_ROOT, SettingsError, get_settings
 
 #: Sub-commands implemented in their own modules, each with ``main(argv)``.
 DELEGATED = {
@@ -73,7 +73,8 @@ EXIT_LOCKED = 75
 def cmd_run(args: argparse.Namespace) -> int:
     from wmp_pipeline.warehouse import RunLockHeld, run_lock
 
-    settings = get_settings()
+    # Refuse bad settings (unknown mode, production without a proper key) before any step runs.
+    settings = get_settings().check_startable()
     os.environ["WMP_DUCKDB_PATH"] = str(settings.duckdb_path)
     started = time.monotonic()
     try:
@@ -239,7 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in DELEGATED:
         sub.add_parser(name, help=f"see: wmp {name} --help")
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        raise SystemExit(f"wmp {args.command}: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             *report_assets.assets,
             *policeuk_assets.assets,
         ],
-        asset_checks=[*quality_checks.asset_checks, *hotspot_assets.asset_checks, *iom_assets.asset_checks],
+        # hotspot and IOM checks are check_specs of their assets, run inside them
+        asset_checks=quality_checks.asset_checks,
         jobs=[weekly_job],
         schedules=[weekly_schedule],
         sensors=[connect_drop_sensor],

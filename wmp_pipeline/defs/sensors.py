@@ -7,8 +7,8 @@ from datetime import date, timedelta
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
 from wmp_pipeline.defs.jobs import weekly_job
+from wmp_pipeline.defs.resources import PipelineSettingsResource
 from wmp_pipeline.ingest.drops import ready_drop_dirs
-from wmp_pipeline.settings import get_settings
 
 
 def partition_for_drop(drop_id: str) -> str:
@@ -33,8 +33,8 @@ def new_complete_drops(connect_dir, cursor: str | None) -> list[str]:
     default_status=DefaultSensorStatus.STOPPED,
     description="Watches <landing>/connect for a new drop (a dated folder with its manifest) and runs its week.",
 )
-def connect_drop_sensor(context: SensorEvaluationContext):
-    drops = new_complete_drops(get_settings().connect_dir, context.cursor)
+def connect_drop_sensor(context: SensorEvaluationContext, pipeline: PipelineSettingsResource):
+    drops = new_complete_drops(pipeline.settings().connect_dir, context.cursor)
     if not drops:
         return SkipReason("no new CONNECT drop")
     newest = drops[-1]
