@@ -157,6 +157,10 @@ def build_report_db(con: duckdb.DuckDBPyConnection, with_previous_week: bool = T
                                                 "expectation": ["crime_id unique", "easting in force area"],
                                                 "severity": ["blocking", "warning"], "success": [True, False],
                                                 "unexpected_count": [0, 4]}),
+        "dq_drop_refusals": pd.DataFrame({"drop_id": ["2024-05-20"],
+                                          "reason": ["full drop holds 2% of the current persons (minimum 90%)"]}, dtype="string"),
+        "dq_drop_sequence": pd.DataFrame({"previous_drop": ["2024-05-13"], "next_drop": ["2024-05-27"], "gap_days": [14],
+                                          "missing_drops": [1], "expected_dates": ["2024-05-20"]}),
     }
     for name, frame in frames.items():
         con.register("_f", frame)

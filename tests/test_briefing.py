@@ -198,3 +198,20 @@ def test_checks_from_the_instance_replace_the_table(con, settings):
     table = _table_after(parse(html), "Asset")
     assert table["rows"] == [["raw/connect_crimes", "2", "1", "gx_warnings (warn)"]]
     assert "1 of 2 checks failed" in html
+
+
+def test_quality_section_names_refused_drops_and_missing_weeks(con, settings):
+    out = b.build_briefing(con, settings, FORECAST)
+    parsed = parse(out.html)
+    refused = _table_after(parsed, "Drop", 1)
+    assert refused["rows"] == [["2024-05-20", "full drop holds 2% of the current persons (minimum 90%)"]]
+    gaps = _table_after(parsed, "Last drop before the gap")
+    assert gaps["rows"][0][:3] == ["2024-05-13", "2024-05-27", "1"]
+    assert "1 drop refused" in out.html and "1 week with no drop" in out.html
+
+
+def test_quality_section_says_when_nothing_was_refused(con, settings):
+    con.execute("delete from dq_drop_refusals")
+    con.execute("delete from dq_drop_sequence")
+    out = b.build_briefing(con, settings, FORECAST)
+    assert "No drop was refused and no week is missing from the drop sequence." in out.html

@@ -29,3 +29,13 @@ def test_sensor_sees_only_new_drops_with_a_manifest(tmp_path):
     assert new_complete_drops(connect, None) == ["2026-11-16", "2026-11-23"]
     assert new_complete_drops(connect, "2026-11-16") == ["2026-11-23"]
     assert new_complete_drops(connect, "2026-11-23") == []
+
+
+def test_sensor_uses_the_configured_future_tolerance(tmp_path):
+    from datetime import timedelta
+
+    connect = tmp_path / "connect"
+    soon = date.today() + timedelta(days=3)
+    base_drop(connect, soon.isoformat())
+    assert new_complete_drops(connect, None, future_tolerance_days=1) == []  # refused by ingest: never the newest drop
+    assert new_complete_drops(connect, None, future_tolerance_days=7) == [soon.isoformat()]

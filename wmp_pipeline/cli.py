@@ -57,10 +57,11 @@ def prepare_dbt() -> None:
 
 
 def latest_partition_key() -> str:
+    from wmp_pipeline.defs.ingest.resources import ingest_config
     from wmp_pipeline.defs.sensors import partition_for_drop
     from wmp_pipeline.ingest.drops import ready_drop_dirs
 
-    drops = ready_drop_dirs(get_settings().connect_dir)
+    drops = ready_drop_dirs(get_settings().connect_dir, ingest_config(dict(os.environ)).future_tolerance_days)
     if not drops:
         raise SystemExit(f"no CONNECT drops in {get_settings().connect_dir}")
     return partition_for_drop(drops[-1].name)

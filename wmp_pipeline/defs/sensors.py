@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
 from wmp_pipeline.defs.jobs import weekly_job
+from wmp_pipeline.defs.ingest.resources import IngestResource
 from wmp_pipeline.defs.resources import PipelineSettingsResource
 from wmp_pipeline.ingest.drops import ready_drop_dirs
 
@@ -18,13 +19,13 @@ def partition_for_drop(drop_id: str) -> str:
     return (monday - timedelta(days=7)).isoformat()
 
 
-def new_complete_drops(connect_dir, cursor: str | None) -> list[str]:
+def new_complete_drops(connect_dir, cursor: str | None, future_tolerance_days: int | None = None) -> list[str]:
     """Drop folders newer than the cursor whose manifest has landed (the feed writes it last).
 
     Future-dated and misnamed folders are left out (ingest refuses them), so
     one cannot move the cursor past the real drops.
     """
-    return [p.name for p in ready_drop_dirs(connect_dir) if cursor is None or p.name > cursor]
+    return [p.name for p in ready_drop_dirs(connect_dir, future_tolerance_days) if cursor is None or p.name > cursor]
 
 
 @sensor(
@@ -33,8 +34,8 @@ def new_complete_drops(connect_dir, cursor: str | None) -> list[str]:
     default_status=DefaultSensorStatus.STOPPED,
     description="Watches <landing>/connect for a new drop (a dated folder with its manifest) and runs its week.",
 )
-def connect_drop_sensor(context: SensorEvaluationContext, pipeline: PipelineSettingsResource):
-    drops = new_complete_drops(pipeline.settings().connect_dir, context.cursor)
+def connect_drop_sensor(context: SensorEvaluationContext, pipeline: PipelineSettingsResource, ingest: IngestResource):
+    drops = new_complete_drops(pipeline.settings().connect_dir, context.cursor, ingest.config().future_tolerance_days)
     if not drops:
         return SkipReason("no new CONNECT drop")
     newest = drops[-1]

@@ -7,7 +7,18 @@ from datetime import date, timedelta
 import duckdb
 
 from wmp_pipeline.quality.summary import reason_rules
-from wmp_pipeline.reports.briefing.model import DROP_LOG, EXPECTATIONS, QUARANTINE, UNKNOWN_CODES, Cell, CheckResult, Section, Table
+from wmp_pipeline.reports.briefing.model import (
+    DROP_LOG,
+    DROP_REFUSALS,
+    DROP_SEQUENCE,
+    EXPECTATIONS,
+    QUARANTINE,
+    UNKNOWN_CODES,
+    Cell,
+    CheckResult,
+    Section,
+    Table,
+)
 from wmp_pipeline.reports.formatting import fmt_int, fmt_value
 from wmp_pipeline.reports.tables import query, require
 
@@ -27,6 +38,36 @@ def check_summary_table(checks: list[CheckResult]) -> Table:
                      Cell(text, ("bad" if any(c.severity.upper() == "ERROR" for c in failed) else "warn") + " wrap" if failed else "muted")])
     return Table(["Asset", "Checks", "Passed", "Failed checks (severity)"], rows, numeric={1, 2},
                  caption="From this run's asset check evaluations in the Dagster instance.")
+
+
+def _refusals_and_gaps(con: duckdb.DuckDBPyConnection, glance: list[str]) -> Section:
+    """Drops the pipeline refused and weeks with no drop: never silent (docs/data_quality.md#refusals)."""
+    part = Section(anchor="quality-refusals", title="Refused drops and missing weeks")
+    missing = require(con, DROP_REFUSALS, ["drop_id", "reason"]) or require(
+        con, DROP_SEQUENCE, ["previous_drop", "next_drop", "missing_drops", "expected_dates"]
+    )
+    if missing:
+        part.unavailable = str(missing)
+        return part
+    refused = query(con, f"select drop_id, reason from {DROP_REFUSALS} order by drop_id")
+    gaps = query(con, f"select previous_drop, next_drop, missing_drops, expected_dates from {DROP_SEQUENCE} order by previous_drop")
+    n_missing = int(gaps["missing_drops"].sum()) if len(gaps) else 0
+    part.facts += [("Drops refused", fmt_int(len(refused))), ("Weeks with no drop applied", fmt_int(n_missing))]
+    if len(refused):
+        glance.append(f"{len(refused)} drop{'s' if len(refused) != 1 else ''} refused")
+        part.notes.append("A refused drop changed nothing and stays in the landing folder; the operator accepts, replaces "
+                          "or removes it (`wmp drops list`, docs/data_quality.md).")
+        part.tables.append(Table(["Drop", "Why it was refused"],
+                                 [[Cell(str(r.drop_id), "mono"), Cell(str(r.reason), "bad wrap")] for r in refused.itertuples(index=False)]))
+    if n_missing:
+        glance.append(f"{n_missing} week{'s' if n_missing != 1 else ''} with no drop")
+        part.tables.append(Table(["Last drop before the gap", "Next drop", "Missing drops", "Expected on"],
+                                 [[Cell(fmt_value(r.previous_drop), "mono"), Cell(fmt_value(r.next_drop), "mono"),
+                                   Cell(fmt_int(r.missing_drops), "warn"), Cell(fmt_value(r.expected_dates), "wrap")]
+                                  for r in gaps.itertuples(index=False)], numeric={2}))
+    if not len(refused) and not n_missing:
+        part.notes.append("No drop was refused and no week is missing from the drop sequence.")
+    return part
 
 
 def quality_section(con: duckdb.DuckDBPyConnection, forecast_date: date, checks: list[CheckResult] | None) -> Section:
@@ -69,6 +110,7 @@ def quality_section(con: duckdb.DuckDBPyConnection, forecast_date: date, checks:
         if rows:
             drops.tables.append(Table(["Drop", "Type", "Delivered", "Loaded", "Quarantined", "Balanced"], rows, numeric={2, 3, 4}))
     section.children.append(drops)
+    section.children.append(_refusals_and_gaps(con, glance))
 
     quarantine = Section(anchor="quality-quarantine", title="Open quarantine by broken rule")
     missing = require(con, QUARANTINE, ["table_name", "reason", "resolved_by_drop_id"])
