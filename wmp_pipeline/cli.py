@@ -5,7 +5,7 @@
     wmp generate   write synthetic CONNECT drops (see wmp_pipeline.generator)
     wmp ui         open the Dagster UI on the same data (dagster dev)
     wmp prepare    dbt parse: (re)build the dbt manifest Dagster loads
-    wmp evaluate-iom, wmp policeuk-backtest, wmp benchmark
+    wmp evaluate-iom, wmp policeuk-backtest, wmp policeuk-pooling, wmp benchmark
                    evaluation and benchmark commands (each has --help)
 """
 
@@ -22,11 +22,12 @@ from pathlib import Path
 
 from wmp_pipeline.settings import DBT_PROJECT_DIR, PROJECT_ROOT, get_settings
 
-#: Sub-commands implemented in their own modules, each with ``main(argv)``.
+#: Sub-commands implemented in their own modules: ``module`` (its ``main(argv)``) or ``module:function``.
 DELEGATED = {
     "generate": "wmp_pipeline.generator.__main__",
     "evaluate-iom": "wmp_pipeline.iom.evaluate_truth",
-    "policeuk-backtest": "wmp_pipeline.policeuk.backtest",
+    "policeuk-backtest": "wmp_pipeline.policeuk.cli",
+    "policeuk-pooling": "wmp_pipeline.policeuk.cli:pooling_main",
     "benchmark": "wmp_pipeline.benchmark",
 }
 
@@ -115,8 +116,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in DELEGATED:
-        module = importlib.import_module(DELEGATED[argv[0]])
-        return module.main(argv[1:]) or 0
+        module_name, _, function = DELEGATED[argv[0]].partition(":")
+        return getattr(importlib.import_module(module_name), function or "main")(argv[1:]) or 0
     parser = argparse.ArgumentParser(prog="wmp", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the weekly job end to end for the latest week")
