@@ -20,6 +20,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from wmp_pipeline.instance import prepare_dagster_home
 from wmp_pipeline.settings import DBT_PROJECT_DIR, PROJECT_ROOT, get_settings
 
 #: Sub-commands implemented in their own modules: ``module`` (its ``main(argv)``) or ``module:function``.
@@ -33,14 +34,13 @@ DELEGATED = {
 
 
 def dagster_home() -> Path:
-    """A persistent Dagster instance under the data folder, shared by ``wmp run`` and ``wmp ui``."""
+    """A persistent Dagster instance under the data folder, shared by ``wmp run`` and ``wmp ui``.
+
+    Its ``dagster.yaml`` (SQLite, or PostgreSQL when configured; the run queue)
+    comes from :mod:`wmp_pipeline.instance`."""
     home = Path(os.environ.get("DAGSTER_HOME") or get_settings().data_dir / "dagster_home")
-    home.mkdir(parents=True, exist_ok=True)
+    prepare_dagster_home(home)
     os.environ["DAGSTER_HOME"] = str(home)
-    yaml = home / "dagster.yaml"
-    if not yaml.exists():
-        # One run at a time: the working DuckDB file has a single writer.
-        yaml.write_text("run_queue:\n  max_concurrent_runs: 1\ntelemetry:\n  enabled: false\n")
     return home
 
 
