@@ -29,6 +29,7 @@ identical). A ``dagster.yaml`` that this module did not write (no
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -90,6 +91,21 @@ def run_queue(max_concurrent_runs: int = 1, runs_per_force: int = 1) -> dict:
             {"key": FORCE_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": int(runs_per_force)},
             {"key": PARTITION_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
         ],
+    }
+
+
+def run_pod_resources(peak_rss_mb: float, cores: int, headroom: float = 1.25) -> dict:
+    """Kubernetes resources of one run pod from a benchmarked run (pure).
+
+    Memory request = the run's peak RSS x ``headroom``, rounded up to a whole
+    GiB; limit = request + 1 GiB (the pod is killed at the limit, so it must
+    hold a heavier week than the benchmark's). CPU request = limit = the
+    cores the benchmark ran on (the run's wall time was measured with them).
+    """
+    request_gib = math.ceil(peak_rss_mb * headroom / 1024)
+    return {
+        "requests": {"cpu": str(int(cores)), "memory": f"{request_gib}Gi"},
+        "limits": {"cpu": str(int(cores)), "memory": f"{request_gib + 1}Gi"},
     }
 
 

@@ -13,7 +13,7 @@ row per month) and ``results.json`` (both, with what was measured on), and
 the tables ``policeuk_backtest_metrics`` and ``policeuk_hotspot_predictions``.
 
     wmp policeuk-pooling --dir FOLDER [--forces A,B,...] [--duckdb PATH]
-                         [--cell-size 250] [--months 12] [--out pooling.json]
+                         [--cell-size 250] [--months 12] [--refit-every N] [--out pooling.json]
 
 Loads the folder (several forces), backtests each force trained alone and
 trained on the pool of all of them, and records the better training per force
@@ -154,6 +154,8 @@ def parse_pooling_args(argv: list[str] | None) -> argparse.Namespace:
     )
     _common_args(p)
     p.add_argument("--forces", help="comma-separated force slugs to compare and pool (default: every force in the folder)")
+    p.add_argument("--refit-every", type=int, help="refit the models every N backtest months (default: the monthly set-up's 3); "
+                   "both trainings are judged with the same setting")
     p.add_argument("--out", type=Path, help="JSON of the figures (default: <artifacts>/policeuk/pooling.json)")
     return p.parse_args(argv)
 
@@ -173,6 +175,8 @@ def pooling_main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"pooling needs at least two forces; {args.dir} holds {in_folder}")
     db = _setup(args.dir, args.duckdb)
     cfg = monthly_config(cell_size_m=args.cell_size, months=args.months)
+    if args.refit_every:
+        cfg = cfg.replace(refit_every=args.refit_every)
     print(f"Comparing alone vs pooled training for {', '.join(forces)}: {args.months} months, {args.cell_size} m cells ...", flush=True)
     with warehouse.connect(db) as con:
         comparison = pooling.compare_pooling(con, forces, cfg)
