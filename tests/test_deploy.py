@@ -86,6 +86,7 @@ def render_instance(values: dict) -> dict:
             "config": {
                 "max_concurrent_runs": queued["maxConcurrentRuns"],
                 "tag_concurrency_limits": queued["tagConcurrencyLimits"],
+                "dequeue_interval_seconds": queued["dequeueIntervalSeconds"],
             },
         },
         "telemetry": {"enabled": values["telemetry"]["enabled"]},
@@ -121,6 +122,7 @@ def test_k8s_run_limits_are_the_local_instances(values):
     queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
     local = wmp_instance.run_queue(queued["maxConcurrentRuns"])
     assert queued["tagConcurrencyLimits"] == local["tag_concurrency_limits"]
+    assert queued["dequeueIntervalSeconds"] == local["dequeue_interval_seconds"]
     assert {limit["key"] for limit in queued["tagConcurrencyLimits"]} == {wmp_instance.FORCE_TAG, wmp_instance.PARTITION_TAG}
 
 

@@ -43,7 +43,7 @@ def test_sqlite_default_is_written_validated_and_loads(tmp_path, no_pg_env):
     config = wmp_instance.validate_instance_file(home)
     limits = config["run_queue"]["tag_concurrency_limits"]
     assert config["run_queue"]["max_concurrent_runs"] == 3
-    assert {limit["key"] for limit in limits} == {"wmp/force", "dagster/partition"}
+    assert {limit["key"] for limit in limits} == {"dagster/partition/force", "dagster/partition"}
     inst = DagsterInstance.from_config(str(home))
     try:
         assert type(inst.run_coordinator).__name__ == "QueuedRunCoordinator"
@@ -106,6 +106,7 @@ def postgres_cluster():
         yield cluster
 
 
+@pytest.mark.slow  # a real server: initdb, Dagster's schema migrations twice, a job and a materialisation (~30-60 s)
 @pytest.mark.parametrize("storage", [wmp_instance.POSTGRES_URL, wmp_instance.POSTGRES_FIELDS])
 def test_a_real_postgres_instance_runs_and_reads_back(storage, postgres_cluster, tmp_path, no_pg_env):
     import psycopg2

@@ -18,8 +18,9 @@ Two storages:
 
 Both use Dagster's ``QueuedRunCoordinator`` (``run_queue``): at most
 ``max_concurrent_runs`` runs at once, and, through tag concurrency limits,
-never two runs of the same force (:data:`FORCE_TAG`) nor of the same
-partition (``dagster/partition``, e.g. one force-week) at once: each force
+never two runs of the same force (:data:`FORCE_TAG`, the tag Dagster sets
+on a run of a force x week partition) nor of the same partition
+(``dagster/partition``, e.g. one force-week) at once: each force
 has one DuckDB working file, which takes one writer.
 
 The YAML written here is also the template in ``deploy/`` (a test keeps them
@@ -36,8 +37,9 @@ from pathlib import Path
 
 import yaml
 
-#: the Dagster run tag that names a run's force (one run per force at a time)
-FORCE_TAG = "wmp/force"
+#: the run tag naming a run's force: Dagster's own tag of the ``force`` dimension of a
+#: force x week partition (one run per force at a time)
+FORCE_TAG = "dagster/partition/force"
 #: Dagster's own tag of a run's partition key (for a force x week partition, both)
 PARTITION_TAG = "dagster/partition"
 POSTGRES_URL_ENV = "WMP_DAGSTER_POSTGRES_URL"
@@ -81,12 +83,13 @@ def storage_from_env(environ: Mapping[str, str] | None = None) -> str:
     return SQLITE
 
 
-def run_queue(max_concurrent_runs: int = 1, runs_per_force: int = 1) -> dict:
+def run_queue(max_concurrent_runs: int = 1, runs_per_force: int = 1, dequeue_interval_seconds: int = 2) -> dict:
     """The ``run_queue`` section: a global limit, one run per force and per partition at a time."""
     if max_concurrent_runs < 1 or runs_per_force < 1:
         raise ValueError(f"run limits must be at least 1, got {max_concurrent_runs} and {runs_per_force}")
     return {
         "max_concurrent_runs": int(max_concurrent_runs),
+        "dequeue_interval_seconds": int(dequeue_interval_seconds),
         "tag_concurrency_limits": [
             {"key": FORCE_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": int(runs_per_force)},
             {"key": PARTITION_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
