@@ -44,6 +44,8 @@ def test_sqlite_default_is_written_validated_and_loads(tmp_path, no_pg_env):
     limits = config["run_queue"]["tag_concurrency_limits"]
     assert config["run_queue"]["max_concurrent_runs"] == 3
     assert {limit["key"] for limit in limits} == {"dagster/partition/force", "dagster/partition"}
+    wmp_instance.prepare_dagster_home(home)  # no limit given: the file's own is kept
+    assert wmp_instance.validate_instance_file(home)["run_queue"]["max_concurrent_runs"] == 3
     inst = DagsterInstance.from_config(str(home))
     try:
         assert type(inst.run_coordinator).__name__ == "QueuedRunCoordinator"

@@ -150,22 +150,27 @@ def validate_instance_file(home: Path, filename: str = "dagster.yaml") -> dict:
 def prepare_dagster_home(
     home: Path,
     environ: Mapping[str, str] | None = None,
-    max_concurrent_runs: int = 1,
+    max_concurrent_runs: int | None = None,
     runs_per_force: int = 1,
 ) -> Path:
     """Create ``home`` and write its ``dagster.yaml`` for the storage the environment selects.
 
-    A ``dagster.yaml`` without :data:`HEADER` is the operator's and is left
-    as it is (only validated). Returns the file's path.
+    ``max_concurrent_runs=None`` keeps the limit of a file this module wrote
+    earlier (1 for a new one). A ``dagster.yaml`` without :data:`HEADER` is
+    the operator's and is left as it is (only validated). Returns the file's path.
     """
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     path = home / "dagster.yaml"
-    if path.exists() and not (path.read_text().startswith(HEADER) or path.read_text() == LEGACY_YAML):
+    old = path.read_text() if path.exists() else None
+    if old is not None and not (old.startswith(HEADER) or old == LEGACY_YAML):
         validate_instance_file(home)
         return path
+    if max_concurrent_runs is None:
+        previous = (yaml.safe_load(old) or {}).get("run_queue", {}) if old else {}
+        max_concurrent_runs = int(previous.get("max_concurrent_runs", 1))
     text = instance_yaml(storage_from_env(environ), max_concurrent_runs, runs_per_force)
-    if not path.exists() or path.read_text() != text:
+    if old != text:
         tmp = path.with_suffix(".yaml.tmp")
         tmp.write_text(text)
         tmp.replace(path)
