@@ -9,9 +9,11 @@ import sys
 import duckdb
 from dagster import AssetKey, materialize
 
-from wmp_pipeline.defs.policeuk.assets import POLICEUK_DIR_ENV, policeuk_street
+from wmp_pipeline.defs.policeuk.assets import policeuk_street
+from wmp_pipeline.defs.policeuk.resources import PoliceUkResource
 from wmp_pipeline.defs.resources import WarehouseResource
 from wmp_pipeline.policeuk.loader import STREET_TABLE, ensure_tables
+from wmp_pipeline.dbt_runtime import dbt_env
 from wmp_pipeline.settings import DBT_PROJECT_DIR
 
 HEADER = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context"
@@ -26,22 +28,24 @@ def _metadata(result, key: AssetKey) -> dict:
     return {k: v.value for k, v in next(m for m in mats if m.asset_key == key).metadata.items()}
 
 
-def test_asset_without_folder_is_a_no_op_that_says_so(tmp_path, monkeypatch):
-    monkeypatch.delenv(POLICEUK_DIR_ENV, raising=False)
+def test_asset_without_folder_is_a_no_op_that_says_so(tmp_path):
     db = tmp_path / "w.duckdb"
-    result = materialize([policeuk_street], resources={"warehouse": WarehouseResource(database_path=str(db))})
+    resources = {"warehouse": WarehouseResource(database_path=str(db)), "policeuk": PoliceUkResource()}
+    result = materialize([policeuk_street], resources=resources)
     assert result.success
     meta = _metadata(result, policeuk_street.key)
     assert "not configured" in meta["status"] and meta["files_loaded_this_run"] == 0
     assert not db.exists()
 
 
-def test_asset_loads_the_configured_folder_idempotently(tmp_path, monkeypatch):
+def test_asset_loads_the_configured_folder_idempotently(tmp_path):
     folder = tmp_path / "police"
     folder.mkdir()
     (folder / "2021-09-test-street.csv").write_text("\n".join([HEADER, *ROWS]) + "\n")
-    monkeypatch.setenv(POLICEUK_DIR_ENV, str(folder))
-    resources = {"warehouse": WarehouseResource(database_path=str(tmp_path / "w.duckdb"))}
+    resources = {
+        "warehouse": WarehouseResource(database_path=str(tmp_path / "w.duckdb")),
+        "policeuk": PoliceUkResource(folder=str(folder)),
+    }
     first = _metadata(materialize([policeuk_street], resources=resources), policeuk_street.key)
     second = _metadata(materialize([policeuk_street], resources=resources), policeuk_street.key)
     assert first["files_loaded_this_run"] == 1 and first["rows_total"] == 2 and first["rows_without_location_total"] == 1
@@ -51,7 +55,7 @@ def test_asset_loads_the_configured_folder_idempotently(tmp_path, monkeypatch):
 def test_staging_model_builds_without_police_uk_data_and_its_empty_table_matches_the_loader(tmp_path):
     db = tmp_path / "empty.duckdb"
     dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
-    env = {**os.environ, "WMP_DUCKDB_PATH": str(db)}
+    env = dbt_env(tmp_path, db)
     proc = subprocess.run(
         [dbt, "build", "--select", "stg_policeuk__street_crimes", "--quiet"],
         cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True,

@@ -9,6 +9,7 @@ from wmp_pipeline.defs.hotspot import assets as hotspot_assets
 from wmp_pipeline.defs.ingest import assets as ingest_assets
 from wmp_pipeline.defs import iom as iom_assets
 from wmp_pipeline.defs.jobs import weekly_job
+from wmp_pipeline.defs.loggers import terminal_logger
 from wmp_pipeline.defs.policeuk import assets as policeuk_assets
 from wmp_pipeline.defs.publish import assets as publish_assets
 from wmp_pipeline.defs.quality import assets as quality_assets
@@ -33,11 +34,14 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             *report_assets.assets,
             *policeuk_assets.assets,
         ],
-        asset_checks=[*quality_checks.asset_checks, *hotspot_assets.asset_checks, *iom_assets.asset_checks],
+        # hotspot and IOM checks are check_specs of their assets, run inside them
+        asset_checks=quality_checks.asset_checks,
         jobs=[weekly_job],
         schedules=[weekly_schedule],
         sensors=[connect_drop_sensor],
         resources=build_resources(settings),
+        # the console: Dagster's logger, or compact lines for `wmp run` (defs/loggers.py)
+        loggers={"console": terminal_logger},
         # DuckDB has one writer: every step runs in the run's own process, in order.
         executor=in_process_executor,
     )

@@ -28,14 +28,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from wmp_pipeline import tables
 from wmp_pipeline.evaluation.spatial import pool
 from wmp_pipeline.hotspot import engine
 from wmp_pipeline.hotspot.periods import period_index, period_start, sql_period_index
 from wmp_pipeline.policeuk.events import EVENTS_VIEW, RELATED, TARGETS, create_events_view, month_calendar
 from wmp_pipeline.progress import Progress
 
-PANEL_TABLE = "policeuk_hotspot_panel"
-METRICS_TABLE = "policeuk_backtest_metrics"
+PANEL_TABLE = tables.POLICEUK_HOTSPOT_PANEL
+METRICS_TABLE = tables.POLICEUK_BACKTEST_METRICS
 AREA_SHARES = (0.005, 0.01, 0.02, 0.05)
 
 #: police.uk names of the targets, for printed tables

@@ -16,10 +16,11 @@ from collections.abc import Callable
 import duckdb
 import pandas as pd
 
+from wmp_pipeline import tables
 from wmp_pipeline.hotspot import engine
 from wmp_pipeline.policeuk.backtest import ForcePanel
 
-PREDICTIONS_TABLE = "policeuk_hotspot_predictions"
+PREDICTIONS_TABLE = tables.POLICEUK_HOTSPOT_PREDICTIONS
 
 
 def forecast_next_month(

@@ -40,13 +40,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from wmp_pipeline import tables
+from wmp_pipeline.warehouse import table_exists
 from wmp_pipeline.hotspot import engine
 from wmp_pipeline.hotspot.periods import period_start
 from wmp_pipeline.policeuk.backtest import ForcePanel, PoliceUkBacktest, prepare_force, run_backtest
 
-CHOICE_TABLE = "policeuk_pooling_choice"
-METRICS_TABLE = "policeuk_pooling_metrics"
-POOLED_PANEL = "policeuk_pooled_panel"
+CHOICE_TABLE = tables.POLICEUK_POOLING_CHOICE
+METRICS_TABLE = tables.POLICEUK_POOLING_METRICS
+POOLED_PANEL = tables.POLICEUK_POOLED_PANEL
 ALONE, POOLED = "alone", "pooled"
 #: the figure the choice is made on (mean over targets, pooled over the backtest months)
 CHOICE_METRIC = "hit_rate@5%"
@@ -225,10 +227,7 @@ class TrainingChoice:
 
 def recorded_choice(con: duckdb.DuckDBPyConnection, force_slug: str) -> TrainingChoice:
     """The recorded training choice of ``force_slug``; a force never compared trains alone."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [CHOICE_TABLE]
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, CHOICE_TABLE):
         return TrainingChoice(force_slug)
     row = con.execute(
         f"SELECT training, pool_forces, CAST(measured_at AS VARCHAR) FROM {CHOICE_TABLE} WHERE force_slug = ?", [force_slug]

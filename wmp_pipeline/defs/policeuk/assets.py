@@ -1,7 +1,7 @@
 """police.uk street-level crime: a second, public source beside CONNECT.
 
-One unpartitioned asset, ``raw/policeuk_street``, loads the folder named by
-the environment variable ``WMP_POLICEUK_DIR`` (police.uk files as downloaded,
+One unpartitioned asset, ``raw/policeuk_street``, loads the folder of the
+``policeuk`` resource (``WMP_POLICEUK_DIR``) (police.uk files as downloaded,
 one per force and month). Without it the asset is still defined, so the
 lineage graph shows the source, but a run loads nothing and says so in its
 metadata. Loading is idempotent (a ledger of files by force, month and
@@ -9,23 +9,16 @@ content hash), so the weekly job can run it every time at the cost of hashing
 the files.
 """
 
-import os
-from pathlib import Path
-
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from wmp_pipeline.defs.policeuk.resources import PoliceUkResource
 from wmp_pipeline.defs.resources import WarehouseResource
 from wmp_pipeline.policeuk.loader import LEDGER_TABLE, STREET_TABLE, load_folder, loaded_forces
 from wmp_pipeline.markdown import markdown_table
+from wmp_pipeline.settings import ENV_VARS
 
-POLICEUK_DIR_ENV = "WMP_POLICEUK_DIR"
+POLICEUK_DIR_ENV = ENV_VARS["policeuk_dir"]
 STREET_KEY = AssetKey(["raw", "policeuk_street"])
-
-
-def configured_folder() -> Path | None:
-    """The police.uk folder from ``WMP_POLICEUK_DIR``, or None when unset or empty."""
-    value = os.environ.get(POLICEUK_DIR_ENV, "").strip()
-    return Path(value).expanduser().resolve() if value else None
 
 
 @asset(
@@ -39,8 +32,10 @@ def configured_folder() -> Path | None:
         "A no-op (reported in metadata) when WMP_POLICEUK_DIR is not set."
     ),
 )
-def policeuk_street(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    folder = configured_folder()
+def policeuk_street(
+    context: AssetExecutionContext, warehouse: WarehouseResource, policeuk: PoliceUkResource
+) -> MaterializeResult:
+    folder = policeuk.folder_path()
     if folder is None:
         context.log.info(f"{POLICEUK_DIR_ENV} is not set: no police.uk files to load")
         return MaterializeResult(

@@ -3,17 +3,13 @@
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from wmp_pipeline import tables
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.publish.analyst_file import ANALYST_TABLES, publish_analyst_file
 from wmp_pipeline.quality.metadata import markdown_table
 
-#: Analyst tables written by an asset of another name (the rest: asset key = table name).
-WRITTEN_BY: dict[str, str] = {
-    "hotspot_backtest_metrics": "hotspot_backtest",
-    "iom_model_metrics": "iom_model",
-}
-#: One dependency per asset that writes an analyst table (dbt marts: model names).
-ANALYST_TABLE_KEYS = sorted({AssetKey(WRITTEN_BY.get(name, name)) for name in ANALYST_TABLES}, key=lambda k: k.to_user_string())
+#: One dependency per asset that writes an analyst table (from the table registry).
+ANALYST_TABLE_KEYS = sorted({AssetKey.from_user_string(w) for w in tables.writers(*ANALYST_TABLES)}, key=lambda k: k.to_user_string())
 
 
 @asset(
@@ -23,7 +19,7 @@ ANALYST_TABLE_KEYS = sorted({AssetKey(WRITTEN_BY.get(name, name)) for name in AN
     kinds={"python", "duckdb"},
     description=(
         "The read-only DuckDB file analysts and dashboards open (WMP_ANALYST_DB_PATH): the analyst tables "
-        "and dbt marts, no person identifiers, replaced atomically, mode 0600."
+        "and dbt marts, no person identifiers, replaced atomically, read-only (mode 0440)."
     ),
 )
 def analyst_database(context: AssetExecutionContext, warehouse: WarehouseResource, pipeline: PipelineSettingsResource) -> MaterializeResult:
