@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from wmp_pipeline.policeuk import backtest as bt
+from wmp_pipeline.policeuk import cli as policeuk_cli
 from wmp_pipeline.settings import PROJECT_ROOT
 
 
@@ -63,10 +64,10 @@ def test_outside_area_counts_find_crimes_in_cells_outside_the_area():
 
 
 def test_force_choice_and_baseline_verdict():
-    assert bt.choose_force(["a", "a"], None) == "a"
-    assert bt.choose_force(["a", "b"], "b") == "b"
+    assert policeuk_cli.choose_force(["a", "a"], None) == "a"
+    assert policeuk_cli.choose_force(["a", "b"], "b") == "b"
     with pytest.raises(SystemExit, match="several forces"):
-        bt.choose_force(["a", "b"], None)
+        policeuk_cli.choose_force(["a", "b"], None)
     summary = pd.DataFrame(
         {
             "target": ["x"] * 3,
@@ -109,7 +110,7 @@ def test_backtest_command_end_to_end_on_a_cut_of_real_data(tmp_path, capsys):
     _cut(folder, cut, ["2019-03", "2019-04", "2019-05", "2019-06", "2019-07", "2019-08", "2019-09", "2019-10"], rows=2500)
     db = tmp_path / "police.duckdb"
     out = tmp_path / "out" / "results.csv"
-    code = bt.main(["--dir", str(cut), "--duckdb", str(db), "--months", "3", "--out", str(out)])
+    code = policeuk_cli.main(["--dir", str(cut), "--duckdb", str(db), "--months", "3", "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "missing months: 2019-07" in printed and "xgboost_poisson" in printed

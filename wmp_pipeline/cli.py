@@ -6,7 +6,7 @@
     wmp ui         open the Dagster UI on the same data (dagster dev)
     wmp prepare    dbt parse: (re)build the dbt manifest Dagster loads
     wmp drops      list the CONNECT drops (applied / refused / pending), accept a refused full drop
-    wmp evaluate-iom, wmp policeuk-backtest, wmp benchmark
+    wmp evaluate-iom, wmp policeuk-backtest, wmp policeuk-pooling, wmp benchmark
                    evaluation and benchmark commands (each has --help)
 """
 
@@ -24,27 +24,28 @@ import warnings
 from datetime import date
 from pathlib import Path
 
+from wmp_pipeline.instance import prepare_dagster_home
 from wmp_pipeline.settings import PROJECT_ROOT, SettingsError, get_settings
 
-#: Sub-commands implemented in their own modules, each with ``main(argv)``.
+#: Sub-commands implemented in their own modules: ``module`` (its ``main(argv)``) or ``module:function``.
 DELEGATED = {
     "generate": "wmp_pipeline.generator.__main__",
     "evaluate-iom": "wmp_pipeline.iom.evaluate_truth",
-    "policeuk-backtest": "wmp_pipeline.policeuk.backtest",
+    "policeuk-backtest": "wmp_pipeline.policeuk.cli",
+    "policeuk-pooling": "wmp_pipeline.policeuk.cli:pooling_main",
     "benchmark": "wmp_pipeline.benchmark",
     "drops": "wmp_pipeline.ingest.operator",
 }
 
 
 def dagster_home() -> Path:
-    """A persistent Dagster instance under the data folder, shared by ``wmp run`` and ``wmp ui``."""
+    """A persistent Dagster instance under the data folder, shared by ``wmp run`` and ``wmp ui``.
+
+    Its ``dagster.yaml`` (SQLite, or PostgreSQL when configured; the run queue)
+    comes from :mod:`wmp_pipeline.instance`."""
     home = Path(os.environ.get("DAGSTER_HOME") or get_settings().data_dir / "dagster_home")
-    home.mkdir(parents=True, exist_ok=True)
+    prepare_dagster_home(home)
     os.environ["DAGSTER_HOME"] = str(home)
-    yaml = home / "dagster.yaml"
-    if not yaml.exists():
-        # One run at a time: the working DuckDB file has a single writer.
-        yaml.write_text("run_queue:\n  max_concurrent_runs: 1\ntelemetry:\n  enabled: false\n")
     return home
 
 
@@ -214,8 +215,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in DELEGATED:
-        module = importlib.import_module(DELEGATED[argv[0]])
-        return module.main(argv[1:]) or 0
+        module_name, _, function = DELEGATED[argv[0]].partition(":")
+        return getattr(importlib.import_module(module_name), function or "main")(argv[1:]) or 0
     parser = argparse.ArgumentParser(prog="wmp", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the weekly job end to end for the latest week")

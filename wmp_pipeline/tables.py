@@ -82,6 +82,10 @@ DQ_DROP_REFUSALS = "dq_drop_refusals"
 # --------------------------------------------------------------------------- police.uk evaluation (command line)
 POLICEUK_HOTSPOT_PANEL = "policeuk_hotspot_panel"
 POLICEUK_BACKTEST_METRICS = "policeuk_backtest_metrics"
+POLICEUK_HOTSPOT_PREDICTIONS = "policeuk_hotspot_predictions"
+POLICEUK_POOLING_CHOICE = "policeuk_pooling_choice"
+POLICEUK_POOLING_METRICS = "policeuk_pooling_metrics"
+POLICEUK_POOLED_PANEL = "policeuk_pooled_panel"
 
 # --------------------------------------------------------------------------- analyst file
 PUBLISH_MANIFEST = "publish_manifest"
@@ -135,6 +139,10 @@ TABLES: dict[str, TableInfo] = {
         _info(DQ_DROP_REFUSALS, "dq_drop_refusals"),
         _info(POLICEUK_HOTSPOT_PANEL, "cli:wmp policeuk-backtest"),
         _info(POLICEUK_BACKTEST_METRICS, "cli:wmp policeuk-backtest"),
+        _info(POLICEUK_HOTSPOT_PREDICTIONS, "cli:wmp policeuk-backtest"),
+        _info(POLICEUK_POOLING_CHOICE, "cli:wmp policeuk-pooling"),
+        _info(POLICEUK_POOLING_METRICS, "cli:wmp policeuk-pooling"),
+        _info(POLICEUK_POOLED_PANEL, "cli:wmp policeuk-pooling"),
         _info(PUBLISH_MANIFEST, "analyst_database"),
     )
 }

@@ -27,6 +27,7 @@ on the very crimes it is judged on: it is not a ceiling for a forecast.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -138,9 +139,14 @@ def run_backtest(
     refit_every: int | None = None,
     progress=None,
     targets: tuple[str, ...] | None = None,
+    fit_model: Callable[[str, int], HotspotModel] | None = None,
 ) -> BacktestResult:
     """Backtest the model and the baselines (and the ceiling, given ``truth``),
-    for ``targets`` (default: every target of the config)."""
+    for ``targets`` (default: every target of the config).
+
+    ``fit_model(target, fit_period)`` fits the model judged here (default: on
+    this panel); police.uk pooling passes one trained on several forces'
+    panels, scored and judged on this one."""
     origins = backtest_origins(cfg, info.as_of_period, info.first_period)
     if not origins:
         raise ValueError("the panel holds no complete target window to backtest")
@@ -159,7 +165,7 @@ def run_backtest(
         preds = []
         for F in fits:
             started = time.monotonic()
-            model = fit(con, cfg, info, target, F)
+            model = fit_model(target, F) if fit_model is not None else fit(con, cfg, info, target, F)
             timings["fit"] += time.monotonic() - started
             models[(target, F)] = model
             started = time.monotonic()

@@ -207,6 +207,7 @@ def run_backtest(
     refit_every: int | None = None,
     progress=None,
     targets: tuple[str, ...] | None = None,
+    fit_model=None,
 ) -> BacktestResult:
     """Rolling-origin backtest over the last ``cfg.backtest_periods`` forecast dates.
 
@@ -219,8 +220,11 @@ def run_backtest(
     given the history before it) adds the ``ceiling`` rows (from the rows
     whose window is the horizon) and, when it also holds one-period rows,
     the ``ceiling_diag_summed_weekly`` diagnostic. ``targets`` limits the run to some targets.
+    ``fit_model(target, fit_period)``, if given, fits the judged model (e.g. on a pool of panels).
     """
-    return _run_backtest(con, cfg, panel, truth=truth, refit_every=refit_every, progress=progress, targets=targets)
+    return _run_backtest(
+        con, cfg, panel, truth=truth, refit_every=refit_every, progress=progress, targets=targets, fit_model=fit_model
+    )
 
 
 def predict_latest(

@@ -5,7 +5,10 @@
 * :mod:`~wmp_pipeline.policeuk.loader`: idempotent load into ``raw.policeuk_street`` (+ file ledger);
 * :mod:`~wmp_pipeline.policeuk.staging`: dbt build of ``stg_policeuk__street_crimes``;
 * :mod:`~wmp_pipeline.policeuk.events`: the staging model as the engine's events (monthly);
-* :mod:`~wmp_pipeline.policeuk.backtest`: ``wmp policeuk-backtest`` (rolling-origin hit rate / PAI).
+* :mod:`~wmp_pipeline.policeuk.backtest`: the rolling-origin backtest (hit rate / PAI);
+* :mod:`~wmp_pipeline.policeuk.pooling`: a force's model trained alone or on several forces (measured, recorded);
+* :mod:`~wmp_pipeline.policeuk.forecast`: next month's forecast, trained as recorded;
+* :mod:`~wmp_pipeline.policeuk.cli`: ``wmp policeuk-backtest`` and ``wmp policeuk-pooling``.
 
 See docs/policeuk.md.
 """

@@ -1,17 +1,11 @@
-"""``wmp policeuk-backtest``: the hotspot engine's backtest on a force's police.uk data.
+"""The hotspot engine's rolling-origin backtest on a force's police.uk data.
 
-    wmp policeuk-backtest --dir FOLDER [--duckdb PATH] [--cell-size 250]
-                          [--months 12] [--out results.csv] [--force SLUG]
-
-Loads the folder's street-level files into the DuckDB file (idempotent), builds
-the staging model with dbt, then replays the last ``--months`` months: for each
-month, the model fitted on the months before it and the three baselines rank
-the force's cells, and the crimes of that month judge them by hit rate and PAI
-at 0.5, 1, 2 and 5% of the study area. Prints the table and writes
-``results.csv`` (the table), ``results_per_origin.csv`` (one row per month)
-and ``results.json`` (both, with what was measured on). Nothing in it is
-specific to a force: the force, its months, its local authorities and its
-extent come from the data.
+Replays the last ``cfg.backtest_periods`` months: for each month, the model
+fitted on the months before it and the three baselines rank the force's
+cells, and the crimes of that month judge them by hit rate and PAI at 0.5, 1,
+2 and 5% of the study area. Nothing in it is specific to a force: the force,
+its months, its local authorities and its extent come from the data. The
+command that runs it is :mod:`wmp_pipeline.policeuk.cli`.
 
 Study area (the area PAI divides by): the 250 m cells that held at least one
 record of any type (crime or anti-social behaviour) in the force's own local
@@ -24,10 +18,7 @@ the hit rate's denominator and in no flagged cell.
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -37,16 +28,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from wmp_pipeline import tables, warehouse
+from wmp_pipeline import tables
 from wmp_pipeline.evaluation.spatial import pool
 from wmp_pipeline.hotspot import engine
 from wmp_pipeline.hotspot.periods import period_index, period_start, sql_period_index
 from wmp_pipeline.policeuk.events import EVENTS_VIEW, RELATED, TARGETS, create_events_view, month_calendar
-from wmp_pipeline.policeuk.files import find_street_files
-from wmp_pipeline.policeuk.loader import load_folder
-from wmp_pipeline.policeuk.staging import build_staging
 from wmp_pipeline.progress import Progress
-from wmp_pipeline.settings import get_settings
 
 PANEL_TABLE = tables.POLICEUK_HOTSPOT_PANEL
 METRICS_TABLE = tables.POLICEUK_BACKTEST_METRICS
@@ -210,39 +197,77 @@ def summary_table(overall: pd.DataFrame, shares=AREA_SHARES, targets: tuple[str,
     return wide[["target", "model", "n_crimes", *hit, *pai]].reset_index(drop=True)
 
 
-def run_backtest(
+@dataclass
+class ForcePanel:
+    """One force's study area and panel, ready to backtest (see :func:`prepare_force`)."""
+
+    force_slug: str
+    cells: pd.DataFrame
+    panel: engine.PanelInfo
+    #: the backtest months (period indices on the force's model calendar)
+    origins: list[int]
+    #: model-calendar period -> real month
+    to_real: dict[int, date]
+    first_origin: int
+    source: dict
+    #: ``target, t, n_outside``: target crimes of each backtest month outside the study area
+    outside: pd.DataFrame
+    timings: dict = field(default_factory=dict)
+
+
+def prepare_force(
     con: duckdb.DuckDBPyConnection,
     force_slug: str,
     cfg: engine.HotspotConfig,
-    log=None,
-) -> PoliceUkBacktest:
-    """The rolling-origin backtest of ``force_slug`` on ``stg_policeuk__street_crimes``."""
+    table: str = PANEL_TABLE,
+) -> ForcePanel:
+    """Study area, panel (written to ``table``) and backtest months of ``force_slug``."""
     started = time.monotonic()
     source = create_events_view(con, force_slug)
     calendar = month_calendar(list(pd.to_datetime(con.execute(f"SELECT DISTINCT real_month FROM {EVENTS_VIEW}").df()["real_month"]).dt.date))
     to_real = {period_index(m, "month"): r for m, r in zip(calendar["model_month"], calendar["month"], strict=True)}
-    last_model_month = max(calendar["model_month"])
-    as_of = period_index(last_model_month, "month") + 1
+    as_of = period_index(max(calendar["model_month"]), "month") + 1
     data_start = period_index(min(calendar["model_month"]), "month")
     first = first_origin_period(cfg, as_of, data_start)
     cells = study_area_cells(con, EVENTS_VIEW, cfg, period_start(first, "month"))
     timings = {"cells": time.monotonic() - started}
     t0 = time.monotonic()
-    panel = engine.build_panel(con, EVENTS_VIEW, cells, cfg, period_start(as_of, "month"), table=PANEL_TABLE)
+    panel = engine.build_panel(con, EVENTS_VIEW, cells, cfg, period_start(as_of, "month"), table=table)
     timings["panel"] = time.monotonic() - t0
     origins = [t for t in engine.backtest_origins(cfg, as_of, panel.first_period) if t >= first]
+    outside = outside_area_counts(con, EVENTS_VIEW, cells, cfg, origins)
+    return ForcePanel(force_slug, cells, panel, origins, to_real, first, source, outside, timings)
+
+
+def run_backtest(
+    con: duckdb.DuckDBPyConnection,
+    force_slug: str,
+    cfg: engine.HotspotConfig,
+    log=None,
+    prepared: ForcePanel | None = None,
+    fit_model=None,
+) -> PoliceUkBacktest:
+    """The rolling-origin backtest of ``force_slug`` on ``stg_policeuk__street_crimes``.
+
+    ``prepared`` reuses a :func:`prepare_force` result; ``fit_model(target,
+    fit_period)`` replaces the force-alone fit (e.g. by a pooled one, see
+    :mod:`wmp_pipeline.policeuk.pooling`)."""
+    started = time.monotonic()
+    fp = prepared or prepare_force(con, force_slug, cfg)
+    cells, panel, origins, to_real, first = fp.cells, fp.panel, fp.origins, fp.to_real, fp.first_origin
+    timings = dict(fp.timings)
     n_fits = len(set(o for i, o in enumerate(origins) if i % cfg.refit_every == 0))
     t0 = time.monotonic()
-    with Progress("police.uk backtest", total=n_fits * len(cfg.targets), log=log) as progress:
-        result = engine.run_backtest(con, cfg, panel, progress=progress)
+    with Progress(f"police.uk backtest {force_slug}", total=n_fits * len(cfg.targets), log=log) as progress:
+        result = engine.run_backtest(con, cfg, panel, progress=progress, fit_model=fit_model)
     timings["backtest"] = time.monotonic() - t0
     per_origin = result.per_origin[result.per_origin["t"].isin(origins)]
-    outside = outside_area_counts(con, EVENTS_VIEW, cells, cfg, origins)
-    per_origin = count_outside_as_misses(per_origin, outside)
+    per_origin = count_outside_as_misses(per_origin, fp.outside)
     per_origin["forecast_month"] = per_origin["t"].map(to_real)
     per_origin["model_calendar_month"] = per_origin.pop("forecast_date")
     overall = pool(per_origin, ["target", "model", "area_share"])
     area_km2 = float(cells.loc[cells["in_force_area"], "area_m2"].sum()) / 1e6
+    outside = fp.outside
     study = {
         "rule": "cells with at least one located record of any type in the force's own local authorities before the first backtest month",
         "cells": int(cells["in_force_area"].sum()),
@@ -252,12 +277,12 @@ def run_backtest(
         "target_crimes_outside_study_area": {t: int(outside.loc[outside["target"] == t, "n_outside"].sum()) for t in cfg.targets},
     }
     source = {
-        **source,
+        **fp.source,
         "backtest_months": [to_real[t].isoformat() for t in origins],
         "panel_event_counts": panel.event_counts,
-        "as_of": period_start(as_of, "month").isoformat(),
+        "as_of": period_start(panel.as_of_period, "month").isoformat(),
     }
-    timings["total"] = time.monotonic() - started
+    timings["total"] = time.monotonic() - started + fp.timings.get("cells", 0) + fp.timings.get("panel", 0)
     return PoliceUkBacktest(
         cfg=cfg,
         source=source,
@@ -354,82 +379,3 @@ def store_metrics(con: duckdb.DuckDBPyConnection, bt: PoliceUkBacktest, run_id: 
     con.execute(f"DELETE FROM {METRICS_TABLE} WHERE run_id = ?", [run_id])
     con.execute(f"INSERT INTO {METRICS_TABLE} BY NAME SELECT * FROM _policeuk_metrics")
     con.unregister("_policeuk_metrics")
-
-
-def choose_force(folder_forces: list[str], requested: str | None) -> str:
-    """The force to backtest: the requested one, or the folder's only one (pure)."""
-    if requested:
-        return requested
-    forces = sorted(set(folder_forces))
-    if len(forces) == 1:
-        return forces[0]
-    if not forces:
-        raise SystemExit("no police.uk street-level files (<YYYY-MM>-<force>-street.csv[.gz]) in the folder")
-    raise SystemExit(f"the folder holds several forces {forces}: choose one with --force")
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="wmp policeuk-backtest",
-        description="Load a folder of police.uk street-level files and backtest the hotspot model and baselines on it.",
-    )
-    p.add_argument("--dir", required=True, type=Path, help="folder of <YYYY-MM>-<force>-street.csv[.gz] files (searched recursively)")
-    p.add_argument("--duckdb", type=Path, help="DuckDB file to load into (default: the pipeline's working database)")
-    p.add_argument("--cell-size", type=int, default=250, help="grid cell size in metres (default 250)")
-    p.add_argument("--months", type=int, default=12, help="backtest months, one forecast each (default 12)")
-    p.add_argument("--out", type=Path, help="summary CSV (default: <artifacts>/policeuk/backtest_<force>_<last month>.csv)")
-    p.add_argument("--force", help="force slug when the folder holds several forces, e.g. south-yorkshire")
-    return p.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    started = time.monotonic()
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    settings = get_settings()
-    db = (args.duckdb or settings.duckdb_path).expanduser().resolve()
-    if not args.dir.is_dir():
-        raise SystemExit(f"--dir {args.dir} is not a folder")
-    force = choose_force([f.force_slug for f in find_street_files(args.dir)], args.force)
-    print(f"Loading police.uk street-level files from {args.dir} into {db} ...", flush=True)
-    with warehouse.connect(db) as con:
-        load_folder(con, args.dir)  # logs its summary
-    print("Building stg_policeuk__street_crimes with dbt ...", flush=True)
-    build_staging(db)
-    cfg = monthly_config(cell_size_m=args.cell_size, months=args.months)
-    print(f"Backtesting {force}: {args.months} months, {args.cell_size} m cells ...", flush=True)
-    with warehouse.connect(db) as con:
-        bt = run_backtest(con, force, cfg)
-        run_id = f"{force}-{bt.source['last_month']}-{cfg.fingerprint()}"
-        store_metrics(con, bt, run_id)
-    elapsed = time.monotonic() - started
-    src, study = bt.source, bt.study_area
-    missing = ", ".join(m.strftime("%Y-%m") for m in src["missing_months"]) or "none"
-    print(
-        f"\n{src['force_name']} ({force}): {src['n_months']} months {src['first_month']:%Y-%m} to {src['last_month']:%Y-%m}, "
-        f"missing months: {missing} (closed up, see docs/policeuk.md)\n"
-        f"records {src['records']:,}; without a location {src['records_without_location']:,} (kept, not placed); "
-        f"located outside the force's local authorities {src['records_outside_force_area']:,} (left out)\n"
-        f"study area: {study['cells']:,} cells of {study['cell_size_m']} m = {study['area_km2']:,} km2 "
-        f"(cells with any record before {study['defined_before'][:7]})\n"
-        f"backtest months: {src['backtest_months'][0][:7]} to {src['backtest_months'][-1][:7]} "
-        f"({len(src['backtest_months'])} forecasts, each of the next month, model refitted every {cfg.refit_every})\n"
-    )
-    print(format_table(bt.summary))
-    out = args.out or settings.artifacts_dir / "policeuk" / f"backtest_{force}_{src['last_month']:%Y-%m}.csv"
-    paths = write_outputs(bt, out, {"run_id": run_id, "duckdb": str(db), "runtime_s": round(elapsed, 1), "command_args": vars(args)})
-    beats = beats_baselines(bt.summary)
-    if not beats.empty:
-        print("\nModel beats every baseline (hit rate @5%, PAI @1%):")
-        print(beats.to_string(index=False))
-        won = months_won(bt.per_origin, 0.05)
-        print("Months in which the model's hit rate @5% beat every baseline: "
-              + ", ".join(f"{r.target} {r.months_won}/{r.months}" for r in won.itertuples()))
-    print(f"\nWrote {paths['summary_csv']}, {paths['per_origin_csv']}, {paths['json']} and table {METRICS_TABLE}.")
-    print(f"Runtime {elapsed:.0f} s (panel {bt.timings.get('panel', 0):.0f} s, backtest {bt.timings.get('backtest', 0):.0f} s).")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
