@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource
 
 from wmp_pipeline import warehouse
+from wmp_pipeline.defs.hotspot.resources import HotspotResource
 from wmp_pipeline.defs.project import dbt_project
 from wmp_pipeline.settings import Settings, get_settings
 
@@ -70,6 +72,10 @@ def build_resources(settings: Settings | None = None) -> dict:
             boundary_file=str(s.boundary_file or ""),
             pseudonym_key=s.pseudonym_key,
             mode=s.mode,
+        ),
+        # optional: a force's own basemap tile server for the analysts' map (off by default)
+        "hotspot": HotspotResource(
+            **{"map_tile_url": EnvVar("WMP_MAP_TILE_URL")} if os.environ.get("WMP_MAP_TILE_URL") else {}
         ),
         # The dbt of this environment, so the pipeline works without an activated venv.
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
