@@ -9,6 +9,7 @@ from wmp_pipeline.defs.hotspot import assets as hotspot_assets
 from wmp_pipeline.defs.ingest import assets as ingest_assets
 from wmp_pipeline.defs import iom as iom_assets
 from wmp_pipeline.defs.jobs import weekly_job
+from wmp_pipeline.defs.maps import assets as map_assets
 from wmp_pipeline.defs.policeuk import assets as policeuk_assets
 from wmp_pipeline.defs.publish import assets as publish_assets
 from wmp_pipeline.defs.quality import assets as quality_assets
@@ -31,6 +32,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             *quality_assets.assets,
             *publish_assets.assets,
             *report_assets.assets,
+            *map_assets.assets,
             *policeuk_assets.assets,
         ],
         asset_checks=[*quality_checks.asset_checks, *hotspot_assets.asset_checks, *iom_assets.asset_checks],

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from wmp_pipeline.hotspot import engine
@@ -129,10 +130,12 @@ def backtest_rows(result: BacktestResult, cfg: HotspotConfig, forecast_date: dat
     run_id = f"{forecast_date.isoformat()}-{cfg.fingerprint()}-r{refit_every}"
     created = datetime.now(timezone.utc).replace(tzinfo=None)
     per = result.per_origin.assign(scope="origin")
-    overall = result.overall.assign(scope="overall", forecast_date=pd.NaT, model_version=None, n_units_flagged=None)
+    overall = result.overall.assign(
+        scope="overall", forecast_date=pd.NaT, model_version=None, n_units_flagged=None, expected_total=np.nan
+    )
     cols = [
         "target", "model", "scope", "forecast_date", "area_share", "n_units_flagged",
-        "hits", "n_crimes", "hit_rate", "pai", "model_version",
+        "hits", "n_crimes", "hit_rate", "pai", "model_version", "expected_total",
     ]
     rows = pd.concat([per[cols], overall[cols]], ignore_index=True)
     rows["forecast_date"] = pd.to_datetime(rows["forecast_date"]).dt.date
