@@ -63,6 +63,11 @@ def test_weekly_run_writes_pages_and_exports_that_read_back(tiny_run):
     assert outside_references(iom_html) == [] and "window.WMP_IOM" in iom_html
     assert "person_id" not in iom_html and not re.search(r"\bP\d{5,}\b", iom_html)
 
+    # the briefing links to the page and the exports, by paths that resolve beside it
+    briefing = Path(tiny_run.settings.artifacts_dir) / "briefings" / f"briefing_{tiny_run.forecast_date.isoformat()}.html"
+    hrefs = re.findall(r'href="(\.\./maps/[^"]+)"', briefing.read_text())
+    assert len(hrefs) == 4 and all((briefing.parent / h).resolve().exists() for h in hrefs), hrefs
+
 
 def test_pages_with_a_boundary_file_name_the_areas(tiny_run, tmp_path):
     boundary = boundary_from_cells(tiny_run.settings.duckdb_path, tmp_path / "lsoas.geojson")

@@ -33,6 +33,17 @@ def iom_csv_path(artifacts_dir: Path, week: date) -> Path:
     return Path(artifacts_dir) / MAPS_SUBDIR / f"iom_list_{week.isoformat()}.csv"
 
 
+def links_from(week: date) -> list[tuple[str, str]]:
+    """Relative links to the week's pages and exports from a sibling folder under artifacts/ (the briefing's)."""
+    up = f"../{MAPS_SUBDIR}"
+    return [
+        ("interactive hotspot map", f"{up}/hotspot_map_{week.isoformat()}.html"),
+        ("IOM list (sort and filter)", f"{up}/iom_list_{week.isoformat()}.html"),
+        ("GeoPackage for GIS (EPSG:27700)", f"{up}/hotspot_predictions_{week.isoformat()}.gpkg"),
+        ("IOM list as CSV", f"{up}/iom_list_{week.isoformat()}.csv"),
+    ]
+
+
 @dataclass
 class WeekOutputs:
     paths: dict[str, Path] = field(default_factory=dict)

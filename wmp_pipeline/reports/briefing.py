@@ -41,6 +41,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 import wmp_pipeline
 from wmp_pipeline.harm.bands import BAND_LABELS, BANDS
 from wmp_pipeline.quality.summary import reason_rules
+from wmp_pipeline.maps.build import links_from
 from wmp_pipeline.reports import charts, metrics
 from wmp_pipeline.reports.tables import Unavailable, query, require, table_columns, table_exists
 from wmp_pipeline.settings import Settings
@@ -862,6 +863,7 @@ def build_briefing(
         generated_at=generated_at,
         version=wmp_pipeline.__version__,
         mode=settings.mode,
+        links=links_from(forecast_date),
     )
     all_ranks = pd.concat(ranks, ignore_index=True) if ranks else pd.DataFrame(columns=["target", "cell_id", "rank"])
     summary = {

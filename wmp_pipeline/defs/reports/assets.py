@@ -35,6 +35,7 @@ GROUP = "reports"
 
 #: The tables the briefing reads, by asset key (table name; raw tables under ``raw``).
 BRIEFING_DEPS = [
+    AssetKey("analyst_pages"),  # the briefing links to the week's map page and exports
     AssetKey("hotspot_cells"),
     AssetKey("hotspot_predictions"),
     AssetKey("hotspot_backtest"),  # the asset that writes hotspot_backtest_metrics
