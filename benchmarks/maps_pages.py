@@ -35,6 +35,34 @@ def _prepare(data: Path, seed: int, end_date: date) -> dict:
     return benchmark_one("force", None, 1.0, data, seed, end_date, ["retrain"])
 
 
+def _hotspot_steps(db: Path, data: Path) -> dict:
+    """When a weekly run stopped after hotspot_panel (e.g. cut short on a busy machine): the
+    remaining hotspot steps at the default settings (models, backtest with the truth, predictions)."""
+    import duckdb
+
+    from wmp_pipeline.defs.hotspot.resources import HotspotResource
+    from wmp_pipeline.hotspot import runner, store
+    from wmp_pipeline.hotspot.connect_source import load_truth
+
+    cfg = HotspotResource().config()
+    seconds = {}
+    with duckdb.connect(str(db)) as con:
+        info, _ = store.read_panel_info(con, store.panel_table(cfg.for_grid(next(iter(cfg.grids())))))
+        from wmp_pipeline.hotspot.periods import period_start
+
+        week = period_start(info.as_of_period, cfg.period)
+        for name, call in (
+            ("models", lambda: runner.train_or_reuse_models(con, cfg, week, data / "artifacts", force=True)),
+            ("backtest", lambda: runner.run_backtest_table(con, cfg, week, truth=load_truth(data / "ground_truth"))),
+            ("predictions", lambda: runner.score_week(con, cfg, week, data / "artifacts")),
+        ):
+            started = time.perf_counter()
+            call()
+            seconds[name] = round(time.perf_counter() - started, 1)
+            print(f"hotspot {name}: {seconds[name]} s", flush=True)
+    return {"forecast_week": week.isoformat(), "hotspot_steps_s": seconds}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=Path("/tmp/dmaps-force"), help="data folder (built when it has no warehouse)")
@@ -45,12 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     db = args.data / "warehouse" / "wmp.duckdb"
-    pipeline = None
+    pipeline = hotspot = None
     if not db.exists():
         pipeline = _prepare(args.data, args.seed, args.end_date)
     os.environ["WMP_DATA_DIR"] = str(args.data)
 
     import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        have = con.execute("select count(*) from information_schema.tables where table_name = 'hotspot_predictions'").fetchall()[0][0]
+    if not have:
+        hotspot = _hotspot_steps(db, args.data)
 
     from wmp_pipeline.hotspot.config import HotspotMapConfig
     from wmp_pipeline.iom.config import IomConfig
@@ -82,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         "cases": cases,
         "met": all(c["seconds"] <= 15 and c["files_mb"]["map_page"] <= 8 for c in cases.values()),
     }
+    if hotspot is not None:
+        result["hotspot_steps_run_here"] = hotspot
     if pipeline is not None:
         run = pipeline["runs"][0]
         result["pipeline_run"] = {

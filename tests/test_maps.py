@@ -11,7 +11,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-import pytest
 
 from tests.maps_pages import boundary_from_cells, outside_references
 from wmp_pipeline.hotspot.config import HotspotMapConfig

@@ -176,8 +176,7 @@ def map_payload(
     map_cfg: HotspotMapConfig,
 ) -> dict:
     """Everything the map page's script reads (``window.WMP_MAP``)."""
-    targets = [t for t in TARGET_TITLES if t in set(predictions["target"])]
-    targets += sorted(set(predictions["target"]) - set(targets))
+    targets = [t["code"] for t in map_payload_targets(predictions)]
     payload = {
         "targets": [target_layer(predictions[predictions["target"] == t].sort_values("rank")) for t in targets],
         "lsoa_names": boundaries.names() if boundaries is not None else {},
