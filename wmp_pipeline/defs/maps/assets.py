@@ -44,7 +44,7 @@ def analyst_pages(
         out = build_week(con, forecast_date, settings.artifacts_dir, settings.boundary_file, hotspot.map_config(),
                          IomConfig().operating_top_k)
     for note in out.notes:
-        context.log.info(note)
+        context.log.debug(note)  # also in the metadata; keeps the default terminal short
     return MaterializeResult(
         metadata={
             **{name: MetadataValue.path(str(path)) for name, path in out.paths.items()},
