@@ -72,22 +72,24 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         step("cells", runner.build_cells_table, con, cfg, args.boundary)
-        info = step("panel", runner.build_panel_table, con, cfg, args.forecast_date)
+        grids = step("panel", runner.build_panel_table, con, cfg, args.forecast_date)
         tables = {}
         for every in args.refit_every:
-            result, _ = step(f"backtest_refit_{every}", runner.run_backtest_table, con, args.forecast_date, truth, every)
+            run_cfg = cfg.replace(refit_every=every)
+            result, _ = step(f"backtest_refit_{every}", runner.run_backtest_table, con, run_cfg, args.forecast_date, truth)
             tables[every] = summary_table(result.overall, cfg.area_shares)
-        step("models", runner.train_or_reuse_models, con, args.forecast_date, work / "artifacts", None, True)
-        step("predictions", runner.score_week, con, args.forecast_date, work / "artifacts")
+        step("models", runner.train_or_reuse_models, con, cfg, args.forecast_date, work / "artifacts", True)
+        step("predictions", runner.score_week, con, cfg, args.forecast_date, work / "artifacts")
     finally:
         con.close()
     first = args.refit_every[0]
     core = ["cells", "panel", f"backtest_refit_{first}", "models", "predictions"]
     out = {
         "forecast_date": args.forecast_date.isoformat(),
-        "units": info.n_units,
-        "panel_rows": info.n_rows,
-        "event_counts": info.event_counts,
+        "cell_sizes_m": {t: cfg.cell_size_for(t) for t in cfg.targets},
+        "units": {g.size: g.info.n_units for g in grids},
+        "panel_rows": sum(g.info.n_rows for g in grids),
+        "event_counts": grids[0].info.event_counts,
         "timings": timings,
         "total_wall_s": round(sum(timings[k]["wall_s"] for k in core), 1),
         "total_cpu_s": round(sum(timings[k]["cpu_s"] for k in core), 1),

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from wmp_pipeline.defs.hotspot.resources import HotspotResource
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.hotspot.connect_source import CONNECT_SIGNALS
 
@@ -110,9 +111,11 @@ def forecast_truth_frame(horizon: int = 4, **kwargs) -> pd.DataFrame:
     return out[["target", "cell_id", "period_start", "window_periods", "expected_count"]]
 
 
-def asset_resources(root) -> dict:
-    """Dagster resources for materialising the hotspot assets on a warehouse and folders under ``root``."""
+def asset_resources(root, **hotspot) -> dict:
+    """Dagster resources for materialising the hotspot assets on a warehouse and folders under ``root``
+    (``hotspot``: settings of the hotspot resource)."""
     return {
+        "hotspot": HotspotResource(**hotspot),
         "warehouse": WarehouseResource(database_path=str(root / "wmp.duckdb")),
         "pipeline": PipelineSettingsResource(
             data_dir=str(root),

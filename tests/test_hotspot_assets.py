@@ -13,10 +13,13 @@ from dagster import materialize
 
 from tests.hotspot_data import asset_resources, int_crimes_frame, forecast_truth_frame, synthetic_events
 from wmp_pipeline.defs.hotspot import assets as hotspot_assets
+from wmp_pipeline.defs.hotspot.resources import HotspotResource
 from wmp_pipeline.defs.partitions import partition_for_forecast_date
 from wmp_pipeline.hotspot.connect_source import CONNECT_SIGNALS, FORECAST_TRUTH_FILE, events_sql
 
 START = pd.Timestamp("2022-01-03")
+#: a short backtest and training window: the assets' work on little data
+SMALL = {"backtest_weeks": 8, "train_weeks": 24, "refit_every_weeks": 4}
 WEEKS = 120
 
 
@@ -47,19 +50,13 @@ def test_events_sql_shapes_int_crimes_as_engine_events(warehouse_dir):
 def test_weekly_hotspot_assets_materialise_with_passing_checks(warehouse_dir):
     forecast = (START + timedelta(weeks=WEEKS)).date()
     partition = partition_for_forecast_date(forecast)
-    run_config = {
-        "ops": {
-            "hotspot_panel": {"config": {"backtest_weeks": 8, "train_weeks": 24}},
-            "hotspot_backtest": {"config": {"refit_every_weeks": 4}},
-        }
-    }
-    cells = materialize([hotspot_assets.hotspot_cells], resources=asset_resources(warehouse_dir))
+    resources = asset_resources(warehouse_dir, **SMALL)
+    cells = materialize([hotspot_assets.hotspot_cells], resources=resources)
     assert cells.success
     result = materialize(
         hotspot_assets.assets,
         partition_key=partition,
-        resources=asset_resources(warehouse_dir),
-        run_config=run_config,
+        resources=resources,
         selection=[a.key for a in hotspot_assets.assets if a.key.path[0] != "hotspot_cells"],
     )
     assert result.success
@@ -68,10 +65,26 @@ def test_weekly_hotspot_assets_materialise_with_passing_checks(warehouse_dir):
 
     con = duckdb.connect(str(warehouse_dir / "wmp.duckdb"), read_only=True)
     preds = con.execute("SELECT * FROM hotspot_predictions").df()
-    n_cells = con.execute("SELECT count(*) FROM hotspot_cells WHERE in_force_area").fetchall()[0][0]
+    n_cells = dict(con.execute("SELECT cell_size_m, count(*) FROM hotspot_cells WHERE in_force_area GROUP BY 1").fetchall())
     metrics = con.execute("SELECT * FROM hotspot_backtest_metrics").df()
+    panels = con.execute("SELECT table_name, cell_size_m FROM hotspot_panel_info ORDER BY 1").fetchall()
     con.close()
-    assert len(preds) == 2 * n_cells
+    # each target on the force's published grid: knife injury 1000 m, serious violence 707 m
+    assert sorted(n_cells) == [707, 1000]
+    assert panels == [("hotspot_panel_1000m", 1000), ("hotspot_panel_707m", 707)]
+    sizes = preds.groupby("target")["cell_size_m"].agg(["min", "max", "size"])
+    assert sizes.loc["knife_injury"].tolist() == [1000, 1000, n_cells[1000]]
+    assert sizes.loc["serious_violence"].tolist() == [707, 707, n_cells[707]]
+    assert preds.loc[preds["target"] == "knife_injury", "cell_id"].str.startswith("1000m_").all()
+    # the backtest reports hit rate and PAI at the same area shares on both grids
+    overall = metrics[(metrics["scope"] == "overall") & (metrics["model"] == "xgboost_poisson")]
+    assert overall.groupby("target")["area_share"].apply(sorted).apply(tuple).nunique() == 1
+    assert set(metrics.groupby("target")["cell_size_m"].first().items()) == {("knife_injury", 1000), ("serious_violence", 707)}
+    # the 250 m generator truth, moved onto each grid, still gives the ceiling, and it is a ceiling
+    ceiling = metrics[(metrics["scope"] == "overall") & (metrics["model"] == "ceiling")]
+    assert set(ceiling["target"]) == {"knife_injury", "serious_violence"}
+    assert preds["rank_last_week"].notna().all() and preds["count_last_52_weeks"].notna().all()
+    assert (preds["rank_change"] == preds["rank_last_week"] - preds["rank"]).all()
     assert (pd.to_datetime(preds["forecast_week"]).dt.date == forecast).all()
     assert set(metrics["model"]) >= {"xgboost_poisson", "ceiling", "prospective_hotspot"}
     assert set(metrics["scope"]) == {"origin", "overall"}
@@ -85,13 +98,19 @@ def test_weekly_hotspot_assets_materialise_with_passing_checks(warehouse_dir):
     assert os.path.exists(materialised.metadata["map_png"].value)
 
 
-def test_scoring_refuses_a_panel_of_another_week(warehouse_dir):
+def test_scoring_refuses_a_panel_of_another_week_or_config(warehouse_dir):
     from wmp_pipeline.hotspot import runner
 
+    cfg = HotspotResource(**SMALL).config()
     con = duckdb.connect(str(warehouse_dir / "wmp.duckdb"))
     try:
         with pytest.raises(LookupError, match="materialise hotspot_panel"):
-            runner.panel_for(con, (START + timedelta(weeks=WEEKS - 1)).date())
+            runner.panels_for(con, cfg, (START + timedelta(weeks=WEEKS - 1)).date())
+        forecast = (START + timedelta(weeks=WEEKS)).date()
+        assert len(runner.panels_for(con, cfg, forecast)) == 2
+        # a setting changed since the panel was built: refused, never read back from the table
+        with pytest.raises(LookupError, match="another hotspot configuration"):
+            runner.panels_for(con, cfg.replace(footprint_buffer_m=750.0), forecast)
     finally:
         con.close()
 
@@ -107,11 +126,14 @@ def test_hotspot_steps_on_the_tiny_pipeline(tiny_pipeline, tmp_path):
 
     db = tmp_path / "wmp.duckdb"
     shutil.copy(tiny_pipeline.duckdb_path, db)
-    cfg = HotspotConfig.weekly(backtest_periods=8, train_periods=26, refit_every=4)
+    # 250 m for both targets: the option kept beside the force's published grids
+    cfg = HotspotConfig.weekly(backtest_periods=8, train_periods=26, refit_every=4, target_cell_sizes=())
     con = duckdb.connect(str(db))
     try:
         cells = runner.build_cells_table(con, cfg)
-        info = runner.build_panel_table(con, cfg, tiny_pipeline.forecast_date)
+        (grid,) = runner.build_panel_table(con, cfg, tiny_pipeline.forecast_date)
+        info = grid.info
+        assert grid.size == 250 and info.table == "hotspot_panel_250m"
         assert info.n_units == int(cells["in_force_area"].sum())
         known = info.event_counts["knife_injury_known"]
         assert known > 0 and info.event_counts["known_before_forecast"] > known
@@ -119,11 +141,12 @@ def test_hotspot_steps_on_the_tiny_pipeline(tiny_pipeline, tmp_path):
         assert truth is not None
         # the generator's cell ids are the engine's
         assert truth["cell_id"].isin(set(cells["cell_id"])).mean() > 0.9
-        result, rows = runner.run_backtest_table(con, tiny_pipeline.forecast_date, truth=truth)
+        result, rows = runner.run_backtest_table(con, cfg, tiny_pipeline.forecast_date, truth=truth)
         assert {"ceiling", "xgboost_poisson"} <= set(rows["model"])
         assert rows["hit_rate"].dropna().between(0, 1).all()
-        runner.train_or_reuse_models(con, tiny_pipeline.forecast_date, tmp_path / "artifacts")
-        table, paths = runner.score_week(con, tiny_pipeline.forecast_date, tmp_path / "artifacts")
+        assert (rows["cell_size_m"] == 250).all()
+        runner.train_or_reuse_models(con, cfg, tiny_pipeline.forecast_date, tmp_path / "artifacts")
+        table, paths = runner.score_week(con, cfg, tiny_pipeline.forecast_date, tmp_path / "artifacts")
     finally:
         con.close()
     assert len(table) == 2 * info.n_units

@@ -22,12 +22,7 @@ from wmp_pipeline.defs.partitions import partition_for_forecast_date
 START = pd.Timestamp("2022-01-03")
 WEEKS = 110
 FIRST = (START + timedelta(weeks=100)).date()
-RUN_CONFIG = {
-    "ops": {
-        "hotspot_panel": {"config": {"backtest_weeks": 6, "train_weeks": 20}},
-        "hotspot_backtest": {"config": {"refit_every_weeks": 6}},
-    }
-}
+SETTINGS = {"backtest_weeks": 6, "train_weeks": 20, "refit_every_weeks": 6}
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +35,19 @@ def root(tmp_path_factory) -> Path:
     con.execute("CREATE TABLE int_crimes__classified AS SELECT * FROM crimes_df")
     con.close()
     (root / "truth").mkdir()  # no generator truth: no ceiling
-    assert materialize([hotspot_assets.hotspot_cells], resources=asset_resources(root)).success
+    assert materialize([hotspot_assets.hotspot_cells], resources=asset_resources(root, **SETTINGS)).success
     return root
 
 
-def _week(root: Path, weeks_after_first: int, names: tuple[str, ...], run_config: dict = RUN_CONFIG) -> dict:
-    """Materialise ``names`` for the forecast week ``FIRST + weeks_after_first``; metadata by asset name."""
+def _week(root: Path, weeks_after_first: int, names: tuple[str, ...], run_config: dict | None = None, **changes) -> dict:
+    """Materialise ``names`` for the forecast week ``FIRST + weeks_after_first`` (``changes``: hotspot
+    settings other than ``SETTINGS``); metadata by asset name."""
     forecast = FIRST + timedelta(weeks=weeks_after_first)
     result = materialize(
         hotspot_assets.assets,
         partition_key=partition_for_forecast_date(forecast),
-        resources=asset_resources(root),
-        run_config={"ops": {k: v for k, v in run_config["ops"].items() if k in names}},
+        resources=asset_resources(root, **{**SETTINGS, **changes}),
+        run_config=run_config or {},
         selection=[a.key for a in hotspot_assets.assets if a.key.path[0] in names],
     )
     assert result.success
@@ -88,8 +84,7 @@ def test_backtest_reruns_only_in_retraining_weeks(root):
     assert _runs(root) == [first["hotspot_backtest"]["run_id"]]
 
     # week 1 again with another refit cadence: the configuration changed, the backtest reruns
-    changed = {"ops": {**RUN_CONFIG["ops"], "hotspot_backtest": {"config": {"refit_every_weeks": 3}}}}
-    rerun = _week(root, 1, ("hotspot_backtest",), changed)["hotspot_backtest"]
+    rerun = _week(root, 1, ("hotspot_backtest",), refit_every_weeks=3)["hotspot_backtest"]
     assert rerun["reused"] is False and "configuration changed" in rerun["why"]
     assert len(_runs(root)) == 2
 
@@ -109,6 +104,6 @@ def test_backtest_reruns_only_in_retraining_weeks(root):
 
 def test_backtest_can_be_forced(root):
     _week(root, 2, ("hotspot_panel",))
-    forced = {"ops": {**RUN_CONFIG["ops"], "hotspot_backtest": {"config": {"refit_every_weeks": 6, "force_rerun": True}}}}
+    forced = {"ops": {"hotspot_backtest": {"config": {"force_rerun": True}}}}
     meta = _week(root, 2, ("hotspot_backtest",), forced)["hotspot_backtest"]
     assert meta["reused"] is False and meta["why"] == "forced"

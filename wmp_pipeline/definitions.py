@@ -10,6 +10,7 @@ from wmp_pipeline.defs.ingest import assets as ingest_assets
 from wmp_pipeline.defs import iom as iom_assets
 from wmp_pipeline.defs.jobs import weekly_job
 from wmp_pipeline.defs.loggers import terminal_logger
+from wmp_pipeline.defs.maps import assets as map_assets
 from wmp_pipeline.defs.policeuk import assets as policeuk_assets
 from wmp_pipeline.defs.publish import assets as publish_assets
 from wmp_pipeline.defs.quality import assets as quality_assets
@@ -32,6 +33,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             *quality_assets.assets,
             *publish_assets.assets,
             *report_assets.assets,
+            *map_assets.assets,
             *policeuk_assets.assets,
         ],
         # hotspot and IOM checks are check_specs of their assets, run inside them

@@ -22,6 +22,7 @@ from dagster import ConfigurableResource, EnvVar, InitResourceContext
 
 from wmp_pipeline import warehouse
 from wmp_pipeline.defs.dbt.resources import build_dbt_resource
+from wmp_pipeline.defs.hotspot.resources import HotspotResource
 from wmp_pipeline.defs.policeuk.resources import PoliceUkResource
 from wmp_pipeline.settings import ENV_VARS, Settings, get_settings
 
@@ -117,6 +118,10 @@ def build_resources(settings: Settings | None = None) -> dict:
         "pipeline": PipelineSettingsResource(**raw),
         "policeuk": PoliceUkResource(folder=raw["policeuk_dir"]),
         "ingest": _ingest_resource(),
+        # optional: a force's own basemap tile server for the analysts' map (off by default)
+        "hotspot": HotspotResource(
+            **{"map_tile_url": EnvVar("WMP_MAP_TILE_URL")} if os.environ.get("WMP_MAP_TILE_URL") else {}
+        ),
         # dbt of this environment; target and logs under the data folder (defs/dbt/resources.py)
         "dbt": build_dbt_resource(Path(data_dir)),
     }

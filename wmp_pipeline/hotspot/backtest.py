@@ -190,6 +190,9 @@ def run_backtest(
         m = _evaluate(frame, scores, cfg)
         versions = pred.groupby("t")["model_version"].first()
         m["model_version"] = np.where(m["model"] == MODEL_NAME, m["t"].map(versions), m["model"])
+        # the model's expected count of the whole area over the window (the trend chart's forecast line)
+        totals = pd.Series(scores[MODEL_NAME]).groupby(frame["t"].to_numpy()).sum()
+        m["expected_total"] = np.where(m["model"] == MODEL_NAME, m["t"].map(totals), np.nan)
         m.insert(0, "target", target)
         per_origin.append(m)
         timings["evaluate"] += time.monotonic() - started

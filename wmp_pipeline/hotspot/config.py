@@ -8,6 +8,16 @@ columns are forecast targets and which are related signals, and the area
 shares at which maps are judged. CONNECT data uses :meth:`HotspotConfig.weekly`
 (the defaults); police.uk street-level data, which only has months, uses
 :meth:`HotspotConfig.monthly`.
+
+Grid size per target: the engine works on one grid at a time
+(``cell_size_m``). ``target_cell_sizes`` gives some targets a grid of their
+own; :meth:`HotspotConfig.grids` groups the targets by size and
+:meth:`HotspotConfig.for_grid` is the engine config of one of those grids
+(every signal is still counted there, so each target's model keeps the other
+signals as features). The CONNECT defaults are the force's published grids
+(its FOI answer): knife crime used causing injury on 1 km² squares
+(1000 m), serious violence on 0.5 km² squares (707 m: 707² m² =
+0.49985 km², the closest whole metre).
 """
 
 from __future__ import annotations
@@ -18,6 +28,10 @@ import json
 from dataclasses import dataclass, field
 
 PERIODS = ("week", "month")
+#: settings of when things rerun and how the analyst table is flagged, not of what is computed
+_SCHEDULE_FIELDS = frozenset({"retrain_every", "refit_every", "top_share"})
+#: the force's published grid per target (CONNECT, weekly): 1 km² and 0.5 km² squares
+CONNECT_CELL_SIZES: tuple[tuple[str, int], ...] = (("knife_injury", 1000), ("serious_violence", 707))
 UNITS = ("grid", "lsoa")
 
 
@@ -74,7 +88,10 @@ class HotspotConfig:
 
     #: 'grid' (square BNG cells) or 'lsoa' (polygons of a boundary file)
     unit: str = "grid"
+    #: square cell side (metres) of every target not in ``target_cell_sizes``
     cell_size_m: int = 250
+    #: ``(target, cell side in metres)`` pairs: targets forecast on a grid of their own
+    target_cell_sizes: tuple[tuple[str, int], ...] = ()
     #: without a boundary file, the area is every cell within this distance
     #: (in whole cells, rounded up) of a cell where any event ever happened
     footprint_buffer_m: float = 500.0
@@ -152,6 +169,12 @@ class HotspotConfig:
         for share in self.area_shares + (self.top_share,):
             if not 0 < share <= 1:
                 raise ValueError(f"area shares must be in (0, 1], got {share}")
+        sizes = dict(self.target_cell_sizes)
+        unknown = sorted(set(sizes) - set(self.targets))
+        if unknown:
+            raise ValueError(f"target_cell_sizes names signals that are not targets: {unknown}")
+        if self.cell_size_m <= 0 or any(int(v) <= 0 for v in sizes.values()):
+            raise ValueError("cell sizes must be positive whole metres")
         if not (0 < self.zero_history_keep <= 1 and 0 < self.zero_label_keep <= 1):
             raise ValueError("zero_history_keep and zero_label_keep must be in (0, 1]")
 
@@ -165,6 +188,28 @@ class HotspotConfig:
         related = self.related_windows if self.related else ()
         return max(self.windows + related + self.baseline_windows)
 
+    def cell_size_for(self, target: str) -> int:
+        """The cell side (metres) of ``target``'s grid (0 for LSOA units)."""
+        if self.unit == "lsoa":
+            return 0
+        return int(dict(self.target_cell_sizes).get(target, self.cell_size_m))
+
+    def grids(self) -> dict[int, tuple[str, ...]]:
+        """Cell size -> the targets forecast on that grid (in target order)."""
+        out: dict[int, tuple[str, ...]] = {}
+        for target in self.targets:
+            size = self.cell_size_for(target)
+            out[size] = out.get(size, ()) + (target,)
+        return out
+
+    def for_grid(self, size: int) -> HotspotConfig:
+        """The engine's config of the grid of ``size`` metres (one grid, every signal)."""
+        if size not in self.grids():
+            raise ValueError(f"no target is forecast on a {size} m grid (grids: {sorted(self.grids())})")
+        if self.unit == "lsoa":
+            return self.replace(target_cell_sizes=())
+        return self.replace(cell_size_m=int(size), target_cell_sizes=())
+
     def replace(self, **changes) -> HotspotConfig:
         return dataclasses.replace(self, **changes)
 
@@ -176,20 +221,28 @@ class HotspotConfig:
         """Inverse of :meth:`to_json` (lists become tuples again)."""
         raw = json.loads(text)
         raw["xgb"] = XGBoostParams(**raw.get("xgb", {}))
-        for name, f in cls.__dataclass_fields__.items():
+        for name in cls.__dataclass_fields__:
             if name in raw and isinstance(raw[name], list):
-                raw[name] = tuple(raw[name])
+                raw[name] = tuple(tuple(v) if isinstance(v, list) else v for v in raw[name])
         return cls(**raw)
 
     def fingerprint(self) -> str:
-        """A short hash of every setting, stored with models and backtests."""
-        payload = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
+        """A short hash of every setting that shapes the cells, panel, models and
+        backtest scores, stored with them. The cadences (``retrain_every``,
+        ``refit_every``: backtest runs also record the latter) and ``top_share`` only
+        decide when things rerun or how a table is flagged, and are left out, so
+        changing them does not make the stored panel or models stale."""
+        settings = {k: v for k, v in dataclasses.asdict(self).items() if k not in _SCHEDULE_FIELDS}
+        payload = json.dumps(settings, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:10]
 
     @classmethod
     def weekly(cls, **changes) -> HotspotConfig:
-        """CONNECT set-up: weeks, 28-day horizon, 52-week backtest."""
-        return cls(**changes)
+        """CONNECT set-up: weeks, 28-day horizon, 52-week backtest, the force's
+        published grid per target (:data:`CONNECT_CELL_SIZES`)."""
+        targets = changes.get("targets", cls.__dataclass_fields__["targets"].default)
+        published = tuple((t, size) for t, size in CONNECT_CELL_SIZES if t in targets)
+        return cls(**{"target_cell_sizes": published, **changes})
 
     @classmethod
     def monthly(cls, **changes) -> HotspotConfig:
@@ -209,3 +262,15 @@ class HotspotConfig:
         )
         defaults.update(changes)
         return cls(**defaults)
+
+
+@dataclass(frozen=True)
+class HotspotMapConfig:
+    """The analysts' interactive map page. No basemap by default: the page works
+    offline over a plain background; a force may name its own tile server
+    (``{z}/{x}/{y}`` URL template), which the browser then fetches from."""
+
+    tile_url: str = ""
+    tile_attribution: str = ""
+    #: LSOA area names are written on the map from this zoom level on
+    label_min_zoom: int = 13

@@ -33,7 +33,7 @@ Period arithmetic (weeks starting Monday, or calendar months) is in
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import geopandas as gpd
@@ -233,12 +233,29 @@ def predict_latest(
     panel: PanelInfo,
     cells: pd.DataFrame,
     models: dict[str, HotspotModel],
+    targets: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
-    """The analyst table for the panel's forecast date: one row per unit and target."""
-    forecast_date = period_start(panel.as_of_period, cfg.period)
+    """The analyst table for the panel's forecast date: one row per unit and target
+    (``targets``: default every target of the config).
+
+    Also scores the period before with the same model (``rank_last_week``)
+    and reads the target's own 4- and 52-period counts from the panel, when
+    the config has those windows."""
+    T = panel.as_of_period
+    forecast_date = period_start(T, cfg.period)
+    window_end = period_start(T + cfg.horizon_periods, cfg.period) - timedelta(days=1)
     frames = []
-    for target in cfg.targets:
+    for target in targets or cfg.targets:
         m = models[target]
-        scores = _model.predict(con, m, panel.table, [panel.as_of_period])
-        frames.append(prediction_table(scores, cells, cfg, target, forecast_date, m.version))
+        both = _model.predict(con, m, panel.table, [T - 1, T])
+        scores, previous = both[both["t"] == T], both[both["t"] == T - 1]
+        wanted = {w: f"{target}_c{w}" for w in (4, 52) if f"{target}_c{w}" in panel.features}
+        recent = None
+        if wanted:
+            recent = con.execute(
+                f"SELECT cell_id, {', '.join(f'{c} AS count_last_{w}_weeks' for w, c in wanted.items())} "
+                f"FROM {panel.table} WHERE t = {T}"
+            ).df()
+        frames.append(prediction_table(scores, cells, cfg, target, forecast_date, m.version,
+                                       previous=previous, recent=recent, window_end=window_end))
     return pd.concat(frames, ignore_index=True)

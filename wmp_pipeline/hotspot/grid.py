@@ -297,3 +297,50 @@ def assign_lsoa_units(points: pd.DataFrame, units: gpd.GeoDataFrame) -> pd.DataF
     hit = gpd.sjoin(pts, units[["cell_id", "geometry"]], predicate="within", how="inner")
     hit = hit.drop_duplicates(subset=["easting", "northing"])
     return pd.DataFrame(hit[["easting", "northing", "cell_id"]])
+
+
+def parse_cell_ids(ids) -> pd.DataFrame:
+    """``size, x0, y0`` of grid cell ids ``f"{size}m_{x0}_{y0}"`` (a ValueError names the first bad id)."""
+    parts = pd.Series(np.asarray(ids, dtype=object)).astype(str).str.extract(r"^(\d+)m_(-?\d+)_(-?\d+)$")
+    bad = parts[0].isna()
+    if bad.any():
+        raise ValueError(f"not a grid cell id: {np.asarray(ids, dtype=object)[bad.to_numpy()][0]!r}")
+    return pd.DataFrame({"size": parts[0].astype("int64"), "x0": parts[1].astype("int64"), "y0": parts[2].astype("int64")})
+
+
+def regrid(frame: pd.DataFrame, size: int, value: str, keys: list[str], id_column: str = "cell_id") -> pd.DataFrame:
+    """Move ``value`` (an expected count) from the grid cells of ``frame[id_column]`` to cells of ``size`` m.
+
+    Each source cell's value is split over the target cells it overlaps in
+    proportion to the shared area (exact when the target cells are whole
+    multiples of the source, as 1000 m cells are of 250 m ones; for 707 m
+    cells it assumes the value is spread evenly within each 250 m cell).
+    Returns ``keys + [id_column, value]`` summed per target cell.
+    """
+    src = parse_cell_ids(frame[id_column].to_numpy())
+    s = src["size"].to_numpy(dtype="float64")
+    x0, y0 = src["x0"].to_numpy(dtype="float64"), src["y0"].to_numpy(dtype="float64")
+    reach = int(math.ceil(float(s.max()) / size)) + 1 if len(s) else 1
+    vals = frame[value].to_numpy(dtype="float64")
+    pieces = []
+    for dx in range(reach):
+        ix = np.floor(x0 / size) + dx
+        ox = np.clip(np.minimum(x0 + s, (ix + 1) * size) - np.maximum(x0, ix * size), 0, None)
+        for dy in range(reach):
+            iy = np.floor(y0 / size) + dy
+            oy = np.clip(np.minimum(y0 + s, (iy + 1) * size) - np.maximum(y0, iy * size), 0, None)
+            w = ox * oy / (s * s)
+            keep = w > 0
+            if not keep.any():
+                continue
+            part = frame.loc[keep, keys].reset_index(drop=True)
+            part[id_column] = cell_ids(ix[keep] * size, iy[keep] * size, size)
+            part[value] = vals[keep] * w[keep]
+            pieces.append(part)
+    if not pieces:
+        return pd.DataFrame(columns=[*keys, id_column, value])
+    out = pd.concat(pieces, ignore_index=True)
+    for k in keys:
+        if isinstance(out[k].dtype, pd.CategoricalDtype):
+            out[k] = out[k].astype(out[k].cat.categories.dtype)
+    return out.groupby([*keys, id_column], as_index=False, sort=False)[value].sum()

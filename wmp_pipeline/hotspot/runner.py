@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from wmp_pipeline import warehouse
@@ -20,6 +21,7 @@ from wmp_pipeline.hotspot import engine
 from wmp_pipeline.hotspot.backtest import BacktestResult, summary_table
 from wmp_pipeline.hotspot.config import HotspotConfig
 from wmp_pipeline.hotspot.connect_source import create_events_view
+from wmp_pipeline.hotspot.grid import regrid
 from wmp_pipeline.hotspot.maps import render_top_map, write_geojson
 from wmp_pipeline.hotspot.model import HotspotModel, newest_model
 from wmp_pipeline.hotspot.panel import PanelInfo
@@ -33,33 +35,59 @@ MAPS_SUBDIR = "maps"
 def build_cells_table(
     con: duckdb.DuckDBPyConnection, cfg: HotspotConfig, boundary_file: Path | None = None
 ) -> gpd.GeoDataFrame:
-    """Build and store ``hotspot_cells`` from the CONNECT events (and the boundary, if any)."""
+    """Build and store ``hotspot_cells``: the units of every target's grid
+    (from the CONNECT events and the boundary, if any)."""
     events = create_events_view(con)
     boundary = engine.load_boundary(boundary_file) if boundary_file else None
-    cells = engine.build_cells(con, events, cfg, boundary)
+    grids = [engine.build_cells(con, events, cfg.for_grid(size), boundary) for size in cfg.grids()]
+    cells = gpd.GeoDataFrame(pd.concat(grids, ignore_index=True), geometry="geometry", crs=grids[0].crs)
     store.write_cells(con, cells)
     return cells
 
 
-def build_panel_table(con: duckdb.DuckDBPyConnection, cfg: HotspotConfig, forecast_date: date) -> PanelInfo:
-    """Build ``hotspot_panel`` as known at ``forecast_date`` over the stored cells."""
+@dataclass
+class GridPanel:
+    """One grid's panel: its engine config, what was built and the targets forecast on it."""
+
+    size: int
+    cfg: HotspotConfig
+    info: PanelInfo
+    targets: tuple[str, ...]
+
+
+def build_panel_table(con: duckdb.DuckDBPyConnection, cfg: HotspotConfig, forecast_date: date) -> list[GridPanel]:
+    """Build one panel per grid (``hotspot_panel_<size>m``) as known at ``forecast_date``."""
     events = create_events_view(con)
-    cells = store.read_cells(con)
-    info = engine.build_panel(con, events, cells, cfg, forecast_date, table=store.PANEL_TABLE)
-    store.write_panel_info(con, info, cfg)
-    return info
+    out = []
+    for size, targets in cfg.grids().items():
+        grid_cfg = cfg.for_grid(size)
+        cells = store.read_cells(con, size)
+        if cells.empty:
+            raise LookupError(f"hotspot_cells holds no {size} m cells: materialise hotspot_cells with this configuration")
+        info = engine.build_panel(con, events, cells, grid_cfg, forecast_date, table=store.panel_table(grid_cfg))
+        out.append(GridPanel(size, grid_cfg, info, targets))
+    store.write_panel_info(con, [(g.info, g.cfg) for g in out])
+    return out
 
 
-def panel_for(con: duckdb.DuckDBPyConnection, forecast_date: date) -> tuple[PanelInfo, HotspotConfig]:
-    """The stored panel and its config, which must be the one of ``forecast_date``."""
-    info, cfg = store.read_panel_info(con)
-    want = require_period_start(forecast_date, cfg.period)
-    if info.as_of_period != want:
-        have = period_start(info.as_of_period, cfg.period)
-        raise LookupError(
-            f"hotspot_panel was built for {have}, not {forecast_date}: materialise hotspot_panel for this partition first"
-        )
-    return info, cfg
+def panels_for(con: duckdb.DuckDBPyConnection, cfg: HotspotConfig, forecast_date: date) -> list[GridPanel]:
+    """The stored panel of each grid, which must be of ``forecast_date`` and built with ``cfg``."""
+    out = []
+    for size, targets in cfg.grids().items():
+        grid_cfg = cfg.for_grid(size)
+        info, fingerprint = store.read_panel_info(con, store.panel_table(grid_cfg))
+        want = require_period_start(forecast_date, grid_cfg.period)
+        if info.as_of_period != want:
+            have = period_start(info.as_of_period, grid_cfg.period)
+            raise LookupError(
+                f"{info.table} was built for {have}, not {forecast_date}: materialise hotspot_panel for this partition first"
+            )
+        if fingerprint != grid_cfg.fingerprint():
+            raise LookupError(
+                f"{info.table} was built with another hotspot configuration: materialise hotspot_panel again"
+            )
+        out.append(GridPanel(size, grid_cfg, info, targets))
+    return out
 
 
 @dataclass
@@ -76,26 +104,25 @@ def model_is_fresh(model: HotspotModel | None, cfg: HotspotConfig, as_of_period:
 
 def train_or_reuse_models(
     con: duckdb.DuckDBPyConnection,
+    cfg: HotspotConfig,
     forecast_date: date,
     artifacts_dir: Path,
-    retrain_every: int | None = None,
     force: bool = False,
 ) -> ModelsOutcome:
-    """Retrain each target's model when the newest saved one (same config) is
-    ``retrain_every`` periods old or more; otherwise keep it."""
-    info, cfg = panel_for(con, forecast_date)
-    every = retrain_every or cfg.retrain_every
+    """Retrain each target's model (on its grid's panel) when the newest saved one
+    of the same config is ``cfg.retrain_every`` periods old or more; otherwise keep it."""
     directory = Path(artifacts_dir) / MODELS_SUBDIR
     out = ModelsOutcome(models={})
-    for target in cfg.targets:
-        current = newest_model(directory, target, forecast_date, cfg.period)
-        fresh = model_is_fresh(current, cfg, info.as_of_period, every)
-        if fresh and not force:
-            out.models[target], out.retrained[target] = current, False
-            continue
-        model = engine.fit(con, cfg, info, target)
-        out.paths[target] = model.save(directory)
-        out.models[target], out.retrained[target] = model, True
+    for grid in panels_for(con, cfg, forecast_date):
+        for target in grid.targets:
+            current = newest_model(directory, target, forecast_date, cfg.period)
+            fresh = model_is_fresh(current, grid.cfg, grid.info.as_of_period, cfg.retrain_every)
+            if fresh and not force:
+                out.models[target], out.retrained[target] = current, False
+                continue
+            model = engine.fit(con, grid.cfg, grid.info, target)
+            out.paths[target] = model.save(directory)
+            out.models[target], out.retrained[target] = model, True
     return out
 
 
@@ -104,13 +131,16 @@ def backtest_rows(result: BacktestResult, cfg: HotspotConfig, forecast_date: dat
     run_id = f"{forecast_date.isoformat()}-{cfg.fingerprint()}-r{refit_every}"
     created = datetime.now(timezone.utc).replace(tzinfo=None)
     per = result.per_origin.assign(scope="origin")
-    overall = result.overall.assign(scope="overall", forecast_date=pd.NaT, model_version=None, n_units_flagged=None)
+    overall = result.overall.assign(
+        scope="overall", forecast_date=pd.NaT, model_version=None, n_units_flagged=None, expected_total=np.nan
+    )
     cols = [
         "target", "model", "scope", "forecast_date", "area_share", "n_units_flagged",
-        "hits", "n_crimes", "hit_rate", "pai", "model_version",
+        "hits", "n_crimes", "hit_rate", "pai", "model_version", "expected_total",
     ]
     rows = pd.concat([per[cols], overall[cols]], ignore_index=True)
     rows["forecast_date"] = pd.to_datetime(rows["forecast_date"]).dt.date
+    rows["cell_size_m"] = rows["target"].map(cfg.cell_size_for).astype("int64")
     rows.insert(0, "run_id", run_id)
     rows.insert(1, "as_of_date", forecast_date)
     rows["refit_every"] = refit_every
@@ -121,18 +151,41 @@ def backtest_rows(result: BacktestResult, cfg: HotspotConfig, forecast_date: dat
     return rows
 
 
+def truth_on_grid(truth: pd.DataFrame | None, grid: GridPanel) -> pd.DataFrame | None:
+    """The generator's truth (250 m cells) moved onto the grid of ``grid`` (see :func:`grid.regrid`)."""
+    if truth is None or grid.cfg.unit != "grid":
+        return truth
+    mine = truth[truth["target"].astype(str).isin(grid.targets)]
+    if mine.empty or mine["cell_id"].astype(str).str.startswith(f"{grid.size}m_").all():
+        return mine
+    keys = [c for c in ("target", "period_start", "window_periods") if c in mine.columns]
+    return regrid(mine, grid.size, "expected_count", keys)
+
+
 def run_backtest_table(
     con: duckdb.DuckDBPyConnection,
+    cfg: HotspotConfig,
     forecast_date: date,
     truth: pd.DataFrame | None = None,
-    refit_every: int | None = None,
     progress=None,
 ) -> tuple[BacktestResult, pd.DataFrame]:
-    """Backtest on the stored panel and store its rows in ``hotspot_backtest_metrics``."""
-    info, cfg = panel_for(con, forecast_date)
-    every = refit_every or cfg.refit_every
-    result = engine.run_backtest(con, cfg, info, truth=truth, refit_every=every, progress=progress)
-    rows = backtest_rows(result, cfg, forecast_date, every)
+    """Backtest every target on its grid's panel and store the rows in ``hotspot_backtest_metrics``.
+
+    Hit rate and PAI are judged at the same area shares (``cfg.area_shares``)
+    on every grid, so targets of different cell sizes stay comparable."""
+    results = []
+    for grid in panels_for(con, cfg, forecast_date):
+        results.append(engine.run_backtest(
+            con, grid.cfg, grid.info, truth=truth_on_grid(truth, grid), refit_every=cfg.refit_every,
+            progress=progress, targets=grid.targets,
+        ))
+    result = BacktestResult(
+        per_origin=pd.concat([r.per_origin for r in results], ignore_index=True),
+        overall=pd.concat([r.overall for r in results], ignore_index=True),
+        models={k: v for r in results for k, v in r.models.items()},
+        timings={k: sum(r.timings.get(k, 0.0) for r in results) for k in results[0].timings},
+    )
+    rows = backtest_rows(result, cfg, forecast_date, cfg.refit_every)
     store.replace_rows(con, store.BACKTEST_TABLE, rows, "run_id = ?", [rows["run_id"].iloc[0]])
     return result, rows
 
@@ -160,30 +213,27 @@ def stored_backtest_runs(con: duckdb.DuckDBPyConnection, forecast_date: date) ->
 
 def backtest_decision(
     con: duckdb.DuckDBPyConnection,
+    cfg: HotspotConfig,
     forecast_date: date,
     artifacts_dir: Path,
-    refit_every: int | None = None,
-    retrain_every: int | None = None,
     force: bool = False,
 ) -> BacktestDecision:
     """Run the backtest this week, or reuse the newest stored one?
 
-    It runs when forced; when no backtest with this configuration (the
-    panel's config fingerprint and ``refit_every``) is stored on or before
-    the forecast date; and in the weeks the hotspot models retrain. That is
-    :func:`train_or_reuse_models`' rule judged on the models saved before
-    this forecast week, so the answer does not depend on whether
-    ``hotspot_models`` ran first; a model saved after the stored backtest
-    also makes it due. Otherwise (a scoring-only week) the newest stored
-    run is reused.
+    It runs when forced; when no backtest with this configuration (its
+    fingerprint, which includes the refit and retraining cadences) is stored
+    on or before the forecast date; and in the weeks the hotspot models
+    retrain. That is :func:`train_or_reuse_models`' rule (the same
+    ``cfg.retrain_every``) judged on the models saved before this forecast
+    week, so the answer does not depend on whether ``hotspot_models`` ran
+    first; a model saved after the stored backtest also makes it due.
+    Otherwise (a scoring-only week) the newest stored run is reused.
     """
-    info, cfg = panel_for(con, forecast_date)
-    refit = refit_every or cfg.refit_every
-    every = retrain_every or cfg.retrain_every
+    grids = panels_for(con, cfg, forecast_date)
     if force:
         return BacktestDecision(True, "forced")
     runs = stored_backtest_runs(con, forecast_date)
-    same = runs[(runs["config_fingerprint"] == cfg.fingerprint()) & (runs["refit_every"] == refit)]
+    same = runs[(runs["config_fingerprint"] == cfg.fingerprint()) & (runs["refit_every"] == cfg.refit_every)]
     if same.empty:
         if runs.empty:
             return BacktestDecision(True, "no backtest stored yet")
@@ -193,14 +243,17 @@ def backtest_decision(
     if as_of == forecast_date:
         return BacktestDecision(False, "this forecast week's backtest is already stored", run_id, as_of)
     directory = Path(artifacts_dir) / MODELS_SUBDIR
-    week_before = period_start(info.as_of_period - 1, cfg.period)
-    for target in cfg.targets:
-        prior = newest_model(directory, target, week_before, cfg.period)
-        if not model_is_fresh(prior, cfg, info.as_of_period, every):
-            return BacktestDecision(True, f"the hotspot models retrain this week (cadence {_periods(every, cfg.period)})")
-        if prior.fit_period > period_index(as_of, cfg.period):
-            return BacktestDecision(True, f"the {target} model was retrained after the stored backtest of {as_of}")
-    age = info.as_of_period - period_index(as_of, cfg.period)
+    as_of_period = grids[0].info.as_of_period
+    week_before = period_start(as_of_period - 1, cfg.period)
+    every = cfg.retrain_every
+    for grid in grids:
+        for target in grid.targets:
+            prior = newest_model(directory, target, week_before, cfg.period)
+            if not model_is_fresh(prior, grid.cfg, as_of_period, every):
+                return BacktestDecision(True, f"the hotspot models retrain this week (cadence {_periods(every, cfg.period)})")
+            if prior.fit_period > period_index(as_of, cfg.period):
+                return BacktestDecision(True, f"the {target} model was retrained after the stored backtest of {as_of}")
+    age = as_of_period - period_index(as_of, cfg.period)
     return BacktestDecision(
         False, f"no retraining due: the backtest of {as_of} ({_periods(age, cfg.period)} old) is reused", run_id, as_of
     )
@@ -216,22 +269,26 @@ def stored_backtest(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame
 
 
 def score_week(
-    con: duckdb.DuckDBPyConnection, forecast_date: date, artifacts_dir: Path
+    con: duckdb.DuckDBPyConnection, cfg: HotspotConfig, forecast_date: date, artifacts_dir: Path
 ) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """Score the forecast week with the newest saved models; store ``hotspot_predictions``
-    (that week only) and write the GeoJSON files and the PNG map. Returns the table and paths."""
-    info, cfg = panel_for(con, forecast_date)
+    """Score the forecast week with the newest saved models, each target on its grid; store
+    ``hotspot_predictions`` (that week only) and write the GeoJSON files and the PNG map.
+    Returns the table and paths."""
     directory = Path(artifacts_dir) / MODELS_SUBDIR
-    models = {}
-    for target in cfg.targets:
-        m = newest_model(directory, target, forecast_date, cfg.period)
-        if m is None:
-            raise LookupError(f"no saved hotspot model for {target} fitted on or before {forecast_date}: materialise hotspot_models")
-        if m.features != info.features:
-            raise ValueError(f"model {m.version} was trained on other features than the current panel: retrain it")
-        models[target] = m
-    cells = store.read_cells(con)
-    table = engine.predict_latest(con, cfg, info, cells, models)
+    frames, cells_all = [], []
+    for grid in panels_for(con, cfg, forecast_date):
+        models = {}
+        for target in grid.targets:
+            m = newest_model(directory, target, forecast_date, cfg.period)
+            if m is None:
+                raise LookupError(f"no saved hotspot model for {target} fitted on or before {forecast_date}: materialise hotspot_models")
+            if m.features != grid.info.features or m.config_fingerprint != grid.cfg.fingerprint():
+                raise ValueError(f"model {m.version} was trained on another grid or features than the current panel: retrain it")
+            models[target] = m
+        cells = store.read_cells(con, grid.size)
+        cells_all.append(cells)
+        frames.append(engine.predict_latest(con, grid.cfg, grid.info, cells, models, targets=grid.targets))
+    table = pd.concat(frames, ignore_index=True)
     store.write_frame(con, store.PREDICTIONS_TABLE, table)
     maps = Path(artifacts_dir) / MAPS_SUBDIR
     paths = {}
@@ -239,6 +296,7 @@ def score_week(
         paths[f"geojson_{target}"] = write_geojson(
             table[table["target"] == target], maps / f"hotspot_{target}_{forecast_date.isoformat()}.geojson"
         )
+    cells = gpd.GeoDataFrame(pd.concat(cells_all, ignore_index=True), geometry="geometry", crs=cells_all[0].crs)
     png = render_top_map(cells, table, f"Hotspot forecast, 4 weeks from {forecast_date.isoformat()}")
     maps.mkdir(parents=True, exist_ok=True)
     paths["png"] = maps / f"hotspot_top_{forecast_date.isoformat()}.png"
@@ -248,12 +306,14 @@ def score_week(
 
 __all__ = [
     "BacktestDecision",
+    "GridPanel",
     "ModelsOutcome",
     "backtest_decision",
     "backtest_rows",
     "build_cells_table",
     "build_panel_table",
-    "panel_for",
+    "panels_for",
+    "truth_on_grid",
     "run_backtest_table",
     "model_is_fresh",
     "score_week",

@@ -174,7 +174,7 @@ IOM = ToolFacts(
 
 _HOTSPOT_DESCRIPTION = (
     "A predictive crime mapping model which predicts the likely location and numbers of the relevant offences over the "
-    "next four weeks, in small geographical areas (250 m grid cells)."
+    "next four weeks, in small geographical areas (square grid cells: 1 km² for knife crime, 0.5 km² for serious violence, as the force publishes)."
 )
 
 _HOTSPOT_COMMON = dict(
@@ -209,7 +209,7 @@ _HOTSPOT_COMMON = dict(
     intended_users=foi("The Intelligence Team for Project Guardian, which focuses on reducing serious youth violence."),
     training=foi("In-person training was provided to the users of the tool by the developers (in-house)."),
     model_type=pipeline(
-        "XGBoost Poisson count model per 250 m cell and week, on recent and long-run counts of the target and related "
+        "XGBoost Poisson count model per grid cell (1 km² knife crime, 0.5 km² serious violence) and week, on recent and long-run counts of the target and related "
         "crimes in the cell and its neighbours, season and a near-repeat score; judged every week against recent-crime and "
         "prospective hotspotting baselines by hit rate and Predictive Accuracy Index."
     ),

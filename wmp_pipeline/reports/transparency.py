@@ -291,7 +291,7 @@ def build_tool_record(
         entries = registry_entries(Path(settings.artifacts_dir) / HOTSPOT_MODELS_SUBDIR, versions, match=tool.code)
         perf_table, perf_text = hotspot_metrics_table(con, tool.code, forecast_date)
         fair_table, fair_text = None, (
-            "Not applicable in the individual sense: the predictions concern 250 m cells, not people. The maps' concentration "
+            "Not applicable in the individual sense: the predictions concern grid cells (1 km² and 0.5 km²), not people. The maps' concentration "
             "on particular neighbourhoods is reviewed by analysts in Force tasking."
         )
     owner = RecordSection("Tier 2, section 1", "Owner and responsibility", [

@@ -1,8 +1,12 @@
-"""Hotspot assets: cells, weekly panel, models, backtest and the analyst predictions.
+"""Hotspot assets: cells, weekly panels, models, backtest and the analyst predictions.
 
-Thin wrappers over :mod:`wmp_pipeline.hotspot.runner`; each adds Dagster
-metadata (counts, markdown tables, the map as an embedded PNG) and the
-checks that sit next to what they check.
+Thin wrappers over :mod:`wmp_pipeline.hotspot.runner` (the steps) and
+:mod:`wmp_pipeline.hotspot.checks` (what is checked and reported); each adds
+Dagster metadata (counts, markdown tables, the map as an embedded PNG) and the
+checks that sit next to what they check. Every setting comes from the
+``hotspot`` resource (:class:`~wmp_pipeline.defs.hotspot.resources.HotspotResource`):
+one :class:`~wmp_pipeline.hotspot.config.HotspotConfig`, built once per asset
+and passed down; nothing is read back from a table to learn it.
 """
 
 
@@ -21,15 +25,15 @@ from dagster import (
     asset,
 )
 
+from wmp_pipeline.defs.hotspot.resources import HotspotResource
 from wmp_pipeline.defs.partitions import forecast_date_for_partition, weekly_partitions
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
-from wmp_pipeline.hotspot import runner
+from wmp_pipeline.hotspot import checks, runner, store
 from wmp_pipeline.hotspot.backtest import summary_table
-from wmp_pipeline.hotspot.config import HotspotConfig
 from wmp_pipeline.hotspot.connect_source import SOURCE_MODEL, load_truth
+from wmp_pipeline.hotspot.panel import describe_periods
 from wmp_pipeline.markdown import markdown_table as md_table
 from wmp_pipeline.markdown import png_markdown
-from wmp_pipeline.hotspot.panel import describe_periods
 from wmp_pipeline.progress import Progress
 
 GROUP = "hotspot"
@@ -40,44 +44,15 @@ BACKTEST = AssetKey("hotspot_backtest")
 PREDICTIONS = AssetKey("hotspot_predictions")
 
 
-class HotspotCellsConfig(Config):
-    """Spatial units. Without a boundary file (WMP_BOUNDARY_FILE) the area is the
-    data's footprint: cells within ``footprint_buffer_m`` of a cell with a crime."""
-
-    unit: str = "grid"
-    cell_size_m: int = 250
-    footprint_buffer_m: float = 500.0
-
-
-class HotspotPanelConfig(Config):
-    """How many weeks to backtest over and to train on (sets how far back the panel reaches)."""
-
-    backtest_weeks: int = 52
-    train_weeks: int = 104
-
-
-#: Retraining cadence of the hotspot models, in weeks; the backtest reruns on the same weeks.
-RETRAIN_EVERY_WEEKS = 4
-
-
 class HotspotModelsConfig(Config):
-    """Retrain when the newest model is this many weeks old (0 = every week)."""
+    """``force_retrain``: retrain this week whatever the cadence."""
 
-    retrain_every_weeks: int = RETRAIN_EVERY_WEEKS
     force_retrain: bool = False
 
 
 class HotspotBacktestConfig(Config):
-    """The backtest refits the model every ``refit_every_weeks`` forecast weeks.
+    """``force_rerun``: rerun the backtest this week whatever the cadence."""
 
-    It reruns only in the weeks the hotspot models retrain (``retrain_every_weeks``,
-    the same cadence as hotspot_models; 0 = every week), when its configuration
-    changed or none is stored, or with ``force_rerun``; in other weeks the newest
-    stored backtest is reused.
-    """
-
-    refit_every_weeks: int = 13
-    retrain_every_weeks: int = RETRAIN_EVERY_WEEKS
     force_rerun: bool = False
 
 
@@ -86,41 +61,31 @@ class HotspotBacktestConfig(Config):
     group_name=GROUP,
     kinds={"python", "duckdb", "geopandas"},
     deps=[AssetKey(SOURCE_MODEL)],
-    description="Square British National Grid cells (default 250 m) covering the force area, with their LSOA.",
+    description="Square British National Grid cells covering the force area, with their LSOA: one grid per "
+    "target size (by default the force's published grids: knife injury 1000 m, serious violence 707 m).",
     check_specs=[AssetCheckSpec("cell_ids_unique_and_aligned", asset=CELLS)],
 )
 def hotspot_cells(
     context: AssetExecutionContext,
-    config: HotspotCellsConfig,
     warehouse: WarehouseResource,
     pipeline: PipelineSettingsResource,
+    hotspot: HotspotResource,
 ):
     settings = pipeline.settings()
-    cfg = HotspotConfig.weekly(unit=config.unit, cell_size_m=config.cell_size_m, footprint_buffer_m=config.footprint_buffer_m)
+    cfg = hotspot.config()
     with warehouse.connect() as con:
         cells = runner.build_cells_table(con, cfg, settings.boundary_file)
-    area = cells[cells["in_force_area"]]
-    dup = int(cells["cell_id"].duplicated().sum())
-    misaligned = 0
-    if cfg.unit == "grid":
-        misaligned = int(((cells["x0"] % cfg.cell_size_m) != 0).sum() + ((cells["y0"] % cfg.cell_size_m) != 0).sum())
+    grids = checks.cells_summary(cells, cfg)
+    check = checks.check_cells(cells, cfg)
     return MaterializeResult(
         metadata={
-            "units_in_force_area": len(area),
-            "units_outside_with_crimes": int(len(cells) - len(area)),
-            "area_km2": round(float(area["area_m2"].sum()) / 1e6, 1),
+            "grids": MetadataValue.md(md_table(grids)),
+            "units_in_force_area": int(grids["units_in_force_area"].sum()),
             "unit": cfg.unit,
-            "cell_size_m": cfg.cell_size_m,
+            "cell_sizes_m": ", ".join(f"{t} {cfg.cell_size_for(t)}" for t in cfg.targets),
             "area_rule": "boundary file" if settings.boundary_file else f"footprint of crimes + {cfg.footprint_buffer_m:g} m",
-            "units_with_lsoa": int(area["lsoa_code"].notna().sum()),
         },
-        check_results=[
-            AssetCheckResult(
-                check_name="cell_ids_unique_and_aligned",
-                passed=dup == 0 and misaligned == 0 and len(area) > 0,
-                metadata={"duplicate_ids": dup, "misaligned_corners": misaligned, "units_in_area": len(area)},
-            )
-        ],
+        check_results=[AssetCheckResult(check_name="cell_ids_unique_and_aligned", passed=check.passed, metadata=check.metadata)],
     )
 
 
@@ -136,44 +101,38 @@ def hotspot_cells(
 )
 def hotspot_panel(
     context: AssetExecutionContext,
-    config: HotspotPanelConfig,
     warehouse: WarehouseResource,
+    hotspot: HotspotResource,
 ):
     forecast_date = forecast_date_for_partition(context.partition_key)
+    cfg = hotspot.config()
     with warehouse.connect() as con:
-        cells_size = con.execute("SELECT max(cell_size_m) FROM hotspot_cells").fetchall()[0][0]
-        unit = "lsoa" if not cells_size else "grid"
-        cfg = HotspotConfig.weekly(
-            unit=unit,
-            cell_size_m=int(cells_size or 250),
-            backtest_periods=config.backtest_weeks,
-            train_periods=config.train_weeks,
-        )
-        info = runner.build_panel_table(con, cfg, forecast_date)
-        finite = " + ".join(f"CASE WHEN isnan({c}) OR {c} IS NULL THEN 1 ELSE 0 END" for c in info.features)
-        bad = con.execute(f"SELECT coalesce(sum({finite}), 0) FROM hotspot_panel").fetchall()[0][0]
-    periods = info.as_of_period - info.first_period + 1
-    complete = info.n_rows == info.n_units * periods
-    counts = info.event_counts
+        grids = runner.build_panel_table(con, cfg, forecast_date)
+        outcomes = [checks.check_panel(con, g.info) for g in grids]
+    first = grids[0].info
+    counts = first.event_counts
+    per_grid = pd.DataFrame([
+        {"table": g.info.table, "targets": ", ".join(g.targets), "rows": g.info.n_rows, "units": g.info.n_units,
+         "features": len(g.info.features), "seconds": round(g.info.seconds, 1), **o.metadata}
+        for g, o in zip(grids, outcomes, strict=True)
+    ])
     return MaterializeResult(
         metadata={
-            "rows": info.n_rows,
-            "units": info.n_units,
-            "periods": periods,
-            "features": len(info.features),
-            "seconds": round(info.seconds, 1),
-            **describe_periods(info, cfg),
+            "panels": MetadataValue.md(md_table(per_grid)),
+            "rows": int(per_grid["rows"].sum()),
+            "periods": first.as_of_period - first.first_period + 1,
+            "seconds": round(float(per_grid["seconds"].sum()), 1),
+            **describe_periods(first, cfg),
             "crimes_known_before_forecast": counts["known_before_forecast"],
             "crimes_without_coordinates": counts["without_coordinates"],
             "crimes_outside_area": counts["outside_area"],
-            "knife_injury_without_coordinates": counts.get("knife_injury_without_coordinates", 0),
-            "serious_violence_without_coordinates": counts.get("serious_violence_without_coordinates", 0),
+            **{f"{t}_without_coordinates": counts.get(f"{t}_without_coordinates", 0) for t in cfg.targets},
         },
         check_results=[
             AssetCheckResult(
                 check_name="panel_complete_and_finite",
-                passed=bool(complete and bad == 0),
-                metadata={"rows": info.n_rows, "expected_rows": info.n_units * periods, "null_or_nan_features": int(bad)},
+                passed=all(o.passed for o in outcomes),
+                metadata={"panels": MetadataValue.md(md_table(per_grid))},
             )
         ],
     )
@@ -193,35 +152,14 @@ def hotspot_models(
     config: HotspotModelsConfig,
     warehouse: WarehouseResource,
     pipeline: PipelineSettingsResource,
+    hotspot: HotspotResource,
 ):
     forecast_date = forecast_date_for_partition(context.partition_key)
-    settings = pipeline.settings()
+    cfg = hotspot.config()
     with warehouse.connect() as con:
-        out = runner.train_or_reuse_models(
-            con, forecast_date, settings.artifacts_dir, retrain_every=max(1, config.retrain_every_weeks),
-            force=config.force_retrain or config.retrain_every_weeks == 0,
-        )
-    rows = []
-    importance = {}
-    for target, m in out.models.items():
-        rows.append(
-            {
-                "target": target,
-                "version": m.version,
-                "fit_date": m.fit_date.isoformat(),
-                "retrained_now": out.retrained[target],
-                "train_rows": m.n_train_rows,
-                "train_seconds": round(m.train_seconds, 1),
-            }
-        )
-        gain = m.booster.get_score(importance_type="total_gain")
-        total = sum(gain.values()) or 1.0
-        top = sorted(gain.items(), key=lambda kv: -kv[1])[:8]
-        importance[target] = ", ".join(f"{k} {v / total:.0%}" for k, v in top)
-    meta = {
-        "models": MetadataValue.md(md_table(pd.DataFrame(rows))),
-        "retrained": sum(out.retrained.values()),
-    }
+        out = runner.train_or_reuse_models(con, cfg, forecast_date, pipeline.settings().artifacts_dir, force=config.force_retrain)
+    rows, importance = checks.model_rows(out.models, out.retrained)
+    meta = {"models": MetadataValue.md(md_table(rows)), "retrained": sum(out.retrained.values())}
     for target, text in importance.items():
         meta[f"top_features_{target}"] = text
     return MaterializeResult(metadata=meta)
@@ -243,26 +181,20 @@ def hotspot_backtest(
     config: HotspotBacktestConfig,
     warehouse: WarehouseResource,
     pipeline: PipelineSettingsResource,
+    hotspot: HotspotResource,
 ):
     forecast_date = forecast_date_for_partition(context.partition_key)
     settings = pipeline.settings()
+    cfg = hotspot.config()
     with warehouse.connect() as con:
-        decision = runner.backtest_decision(
-            con, forecast_date, settings.artifacts_dir, refit_every=config.refit_every_weeks,
-            retrain_every=max(1, config.retrain_every_weeks),
-            force=config.force_rerun or config.retrain_every_weeks == 0,
-        )
+        decision = runner.backtest_decision(con, cfg, forecast_date, settings.artifacts_dir, force=config.force_rerun)
         if not decision.due:
-            return _reused_backtest(runner.stored_backtest(con, decision.reuse_run_id), decision)
+            return _reused_backtest(runner.stored_backtest(con, decision.reuse_run_id), decision, cfg)
     truth = load_truth(settings.ground_truth_dir)
-    with warehouse.connect() as con:
-        info, cfg = runner.panel_for(con, forecast_date)
-        n_fits = math.ceil(cfg.backtest_periods / config.refit_every_weeks) * len(cfg.targets)
-        with Progress("hotspot backtest", total=n_fits, log=context.log) as progress:
-            result, rows = runner.run_backtest_table(
-                con, forecast_date, truth=truth, refit_every=config.refit_every_weeks, progress=progress
-            )
-    table = summary_table(result.overall, (0.005, 0.01, 0.02, 0.05))
+    n_fits = math.ceil(cfg.backtest_periods / max(1, cfg.refit_every)) * len(cfg.targets)
+    with warehouse.connect() as con, Progress("hotspot backtest", total=n_fits, log=context.log) as progress:
+        result, rows = runner.run_backtest_table(con, cfg, forecast_date, truth=truth, progress=progress)
+    table = _with_sizes(summary_table(result.overall, cfg.area_shares), cfg)
     return MaterializeResult(
         metadata={
             "run_id": rows["run_id"].iloc[0],
@@ -279,11 +211,17 @@ def hotspot_backtest(
     )
 
 
-def _reused_backtest(rows: pd.DataFrame, decision: runner.BacktestDecision) -> MaterializeResult:
+def _with_sizes(table: pd.DataFrame, cfg) -> pd.DataFrame:
+    """The summary table with each target's cell size beside it."""
+    table.insert(1, "cell_size_m", table["target"].map(cfg.cell_size_for))
+    return table
+
+
+def _reused_backtest(rows: pd.DataFrame, decision: runner.BacktestDecision, cfg) -> MaterializeResult:
     """Metadata of a week that reuses the newest stored backtest (no rows written)."""
     origins = pd.to_datetime(rows.loc[rows["scope"] == "origin", "forecast_date"]).dt.date
     overall = rows[rows["scope"] == "overall"]
-    table = summary_table(overall, (0.005, 0.01, 0.02, 0.05))
+    table = _with_sizes(summary_table(overall, cfg.area_shares), cfg)
     return MaterializeResult(
         metadata={
             "run_id": decision.reuse_run_id,
@@ -316,49 +254,37 @@ def hotspot_predictions(
     context: AssetExecutionContext,
     warehouse: WarehouseResource,
     pipeline: PipelineSettingsResource,
+    hotspot: HotspotResource,
 ):
     forecast_date = forecast_date_for_partition(context.partition_key)
-    settings = pipeline.settings()
+    cfg = hotspot.config()
     with warehouse.connect() as con:
-        table, paths = runner.score_week(con, forecast_date, settings.artifacts_dir)
-        n_units = con.execute("SELECT count(*) FROM hotspot_cells WHERE in_force_area").fetchall()[0][0]
-    per_target = table.groupby("target")["cell_id"].agg(["size", "nunique"])
-    one_row = bool(((per_target["size"] == n_units) & (per_target["nunique"] == n_units)).all())
-    finite = bool(
-        table["predicted_count"].notna().all()
-        and (table["predicted_count"] >= 0).all()
-        and table["prob_at_least_one"].between(0, 1).all()
-    )
-    top = table[table["in_top_n"]]
-    summary = (
-        table.groupby("target")
-        .agg(units=("cell_id", "size"), expected_total=("predicted_count", "sum"), top_n=("in_top_n", "sum"))
-        .reset_index()
-    )
-    summary["expected_in_top_n"] = top.groupby("target")["predicted_count"].sum().reindex(summary["target"]).to_numpy()
+        table, paths = runner.score_week(con, cfg, forecast_date, pipeline.settings().artifacts_dir)
+        units = checks.units_per_target(con, cfg, store.CELLS_TABLE)
+    one_row, per_target = checks.check_one_row_per_unit(table, units)
+    in_range = checks.check_predictions_in_range(table)
     head = table[table["rank"] <= 10][["target", "rank", "cell_id", "lsoa_code", "predicted_count", "prob_at_least_one"]]
-    png = paths["png"].read_bytes()
     return MaterializeResult(
         metadata={
             "forecast_week": forecast_date.isoformat(),
             "model_versions": ", ".join(sorted(table["model_version"].unique())),
-            "summary": MetadataValue.md(md_table(summary)),
+            "summary": MetadataValue.md(md_table(checks.predictions_summary(table))),
             "top_10": MetadataValue.md(md_table(head)),
-            "map": MetadataValue.md(png_markdown(png, "top hotspot cells")),
+            "map": MetadataValue.md(png_markdown(paths["png"].read_bytes(), "top hotspot cells")),
             "map_png": MetadataValue.path(str(paths["png"])),
             **{k: MetadataValue.path(str(p)) for k, p in paths.items() if k.startswith("geojson")},
         },
         check_results=[
             AssetCheckResult(
                 check_name="one_row_per_cell_and_target",
-                passed=one_row,
-                metadata={"units_in_area": int(n_units), "rows_per_target": MetadataValue.md(md_table(per_target.reset_index()))},
+                passed=one_row.passed,
+                metadata={"rows_per_target": MetadataValue.md(md_table(per_target))},
             ),
             AssetCheckResult(
                 check_name="predictions_finite_and_in_range",
-                passed=finite,
+                passed=in_range.passed,
                 severity=AssetCheckSeverity.ERROR,
-                metadata={"rows": len(table)},
+                metadata=in_range.metadata,
             ),
         ],
     )

@@ -35,8 +35,8 @@ def _writers_of(*table_names: str) -> list[AssetKey]:
     return [AssetKey.from_user_string(w) for w in tables.writers(*table_names)]
 
 
-#: The assets that write the tables the briefing reads.
-BRIEFING_DEPS = _writers_of(*briefing_model.READS)
+#: The assets that write the tables the briefing reads; the briefing also links to the week's map page and exports (analyst_pages).
+BRIEFING_DEPS = [*_writers_of(*briefing_model.READS), AssetKey("analyst_pages")]
 
 #: The tables and model files the transparency record reads (hotspot_models: the model files).
 TRANSPARENCY_DEPS = [*_writers_of(*TRANSPARENCY_READS), AssetKey("hotspot_models")]

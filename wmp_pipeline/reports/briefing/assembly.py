@@ -10,6 +10,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 import wmp_pipeline
+from wmp_pipeline.maps.build import links_from
 from wmp_pipeline.reports.briefing.hotspots import force_outline, hotspot_section, previous_ranks
 from wmp_pipeline.reports.briefing.iom import iom_section
 from wmp_pipeline.reports.briefing.model import DROP_LOG, HORIZON_DAYS, TARGETS, Briefing, CheckResult, Section, briefing_path, ranks_path
@@ -96,6 +97,7 @@ def build_briefing(
         generated_at=generated_at,
         version=wmp_pipeline.__version__,
         mode=settings.mode,
+        links=links_from(forecast_date),
     )
     all_ranks = pd.concat(ranks, ignore_index=True) if ranks else pd.DataFrame(columns=["target", "cell_id", "rank"])
     summary = {
