@@ -60,7 +60,7 @@ def iom_run(tiny_pipeline, tmp_path_factory):
     result = materialize(
         iom_assets,
         partition_key=partition,
-        resources={k: v for k, v in resources.items() if k in ("warehouse", "pipeline")},
+        resources={k: v for k, v in resources.items() if k in ("warehouse", "pipeline", "iom")},
         instance=DagsterInstance.ephemeral(),
         raise_on_error=True,
     )

@@ -59,6 +59,9 @@ class PipelineSettingsResource(ConfigurableResource):
 
 
 def build_resources(settings: Settings | None = None) -> dict:
+    # imported here: wmp_pipeline.defs.iom's assets import this module
+    from wmp_pipeline.defs.iom.resources import IomResource
+
     s = settings or get_settings()
     return {
         "warehouse": WarehouseResource(database_path=str(s.duckdb_path)),
@@ -71,6 +74,7 @@ def build_resources(settings: Settings | None = None) -> dict:
             pseudonym_key=s.pseudonym_key,
             mode=s.mode,
         ),
+        "iom": IomResource(),
         # The dbt of this environment, so the pipeline works without an activated venv.
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
     }

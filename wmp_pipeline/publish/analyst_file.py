@@ -52,6 +52,8 @@ ANALYST_TABLES: tuple[str, ...] = (
     "hotspot_backtest_metrics",
     "iom_risk_scores",
     "iom_model_metrics",
+    "iom_model_selection",
+    "iom_operating_point",
     "iom_fairness_audit",
     *QUALITY_TABLES,
     "mart_unknown_offence_codes",

@@ -11,6 +11,8 @@ from wmp_pipeline.quality.metadata import markdown_table
 WRITTEN_BY: dict[str, str] = {
     "hotspot_backtest_metrics": "hotspot_backtest",
     "iom_model_metrics": "iom_model",
+    "iom_model_selection": "iom_model",
+    "iom_operating_point": "iom_model",
 }
 #: One dependency per asset that writes an analyst table (dbt marts: model names).
 ANALYST_TABLE_KEYS = sorted({AssetKey(WRITTEN_BY.get(name, name)) for name in ANALYST_TABLES}, key=lambda k: k.to_user_string())
