@@ -114,7 +114,7 @@ def test_small_groups_are_suppressed():
                           "ppv": [0.3, 0.4, 1.0], "flags": ["", "ppv", "ppv"], "flagged": [False, True, True]})
     out = suppress_small_groups(table, 10)
     x = out.set_index("group").loc["X"]
-    assert x["suppressed"] and pd.isna(x["n"]) and pd.isna(x["ppv"]) and x["flags"] == "" and not x["n_flagged"]
+    assert x["suppressed"] and pd.isna(x["n"]) and pd.isna(x["ppv"]) and x["flags"] == "" and not x["flagged"]
     assert out.set_index("group").loc["M", "ppv"] == 0.4 and out["suppressed"].sum() == 1
 
 

@@ -40,6 +40,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 import wmp_pipeline
 from wmp_pipeline.harm.bands import BAND_LABELS, BANDS
+from wmp_pipeline.iom.briefing_text import latest_selection, served_model_text
 from wmp_pipeline.quality.summary import reason_rules
 from wmp_pipeline.reports import charts, metrics
 from wmp_pipeline.reports.tables import Unavailable, query, require, table_columns, table_exists
@@ -463,6 +464,9 @@ def iom_section(con: duckdb.DuckDBPyConnection, forecast_date: date, list_size: 
         return section
     if week != forecast_date:
         section.notes.append(f"The newest IOM scores are of {week:%d %b %Y}, not this week's {forecast_date:%d %b %Y}.")
+    served = served_model_text(latest_selection(con, forecast_date))
+    if served.warning:
+        section.notes.append(served.warning)
     cols = table_columns(con, RISK)
     reasons = [c for c in ("reason_1", "reason_2", "reason_3") if c in cols]
     extra = [c for c in ("rank", "harm_score", "model_version") if c in cols]
@@ -481,7 +485,7 @@ def iom_section(con: duckdb.DuckDBPyConnection, forecast_date: date, list_size: 
         low_medium = low_medium.sort_values(["probability", "offender_key"], ascending=[False, True])
     section.intro = (
         "The model estimates, for each charged offender who is not yet high harm, the probability of reaching high "
-        "(or super high) harm within 12 months. This list ranks the low-medium harm offenders by that probability, "
+        f"(or super high) harm within {served.horizon}. This list ranks the low-medium harm offenders by that probability, "
         "as the Local Offender Management Units use it: a prompt to research and cross-reference each person with "
         "other sources and local officers' knowledge before any decision about offender management. Offenders are "
         "shown by their pseudonymised key only."
@@ -641,13 +645,16 @@ def iom_performance(con: duckdb.DuckDBPyConnection, forecast_date: date) -> Sect
     if isinstance(im, Unavailable):
         section.unavailable = str(im)
         return section
+    served = served_model_text(latest_selection(con, forecast_date))
+    section.facts += served.facts
+    section.notes += ([served.warning] if served.warning else []) + served.sentences
     span = (
         f"mean over {im.n_weeks} test weeks ({fmt_value(im.first_week)} to {fmt_value(im.last_week)})"
         if im.n_weeks else "the latest evaluation"
     )
     section.intro = (
         "The model is trained only on snapshots before each test week and judged on who then became high harm "
-        f"within 12 months; baselines rank offenders by simple rules. Values are the {span}."
+        f"within {served.horizon}; baselines rank offenders by simple rules. Values are the {span}."
     )
     names = list(im.wide.columns)
     rows = [[Cell(m, "strong" if metrics.is_model(m) or "xgb" in m else "")] + [Cell(fmt_num(im.wide.loc[m, k], 3)) for k in names]
