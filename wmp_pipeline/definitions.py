@@ -9,6 +9,7 @@ from wmp_pipeline.defs.hotspot import assets as hotspot_assets
 from wmp_pipeline.defs.ingest import assets as ingest_assets
 from wmp_pipeline.defs import iom as iom_assets
 from wmp_pipeline.defs.jobs import weekly_job
+from wmp_pipeline.defs.loggers import terminal_logger
 from wmp_pipeline.defs.policeuk import assets as policeuk_assets
 from wmp_pipeline.defs.publish import assets as publish_assets
 from wmp_pipeline.defs.quality import assets as quality_assets
@@ -38,6 +39,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         schedules=[weekly_schedule],
         sensors=[connect_drop_sensor],
         resources=build_resources(settings),
+        # the console: Dagster's logger, or compact lines for `wmp run` (defs/loggers.py)
+        loggers={"console": terminal_logger},
         # DuckDB has one writer: every step runs in the run's own process, in order.
         executor=in_process_executor,
     )

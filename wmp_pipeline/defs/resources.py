@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
-import sys
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 from dagster import ConfigurableResource
-from dagster_dbt import DbtCliResource
 
 from wmp_pipeline import warehouse
-from wmp_pipeline.defs.project import dbt_project
+from wmp_pipeline.defs.dbt.resources import build_dbt_resource
 from wmp_pipeline.settings import Settings, get_settings
 
 
 class WarehouseResource(ConfigurableResource):
-    """The pipeline's working DuckDB file. Writers are serialised by a file lock."""
+    """The pipeline's working DuckDB file. Writers are serialised by a file lock.
+
+    With ``data_dir`` set, a run that uses the warehouse holds that data
+    folder's run lock from its first step to its end (see
+    :func:`wmp_pipeline.defs.runs.take_run_lock`): a second run fails at once,
+    naming the first.
+    """
 
     database_path: str
+    data_dir: str = ""
+
+    @contextmanager
+    def yield_for_execution(self, context):
+        if not self.data_dir or context.dagster_run is None:
+            yield self
+            return
+        from wmp_pipeline.defs.runs import take_run_lock
+
+        with take_run_lock(Path(self.data_dir), context.instance, context.dagster_run.run_id, log=context.log):
+            yield self
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -58,13 +74,19 @@ class PipelineSettingsResource(ConfigurableResource):
         )
 
 
+def _ingest_resource():
+    from wmp_pipeline.defs.ingest.resources import ingest_resource
+
+    return ingest_resource(dict(os.environ))
+
+
 def build_resources(settings: Settings | None = None) -> dict:
     # imported here: wmp_pipeline.defs.iom's assets import this module
     from wmp_pipeline.defs.iom.resources import IomResource
 
     s = settings or get_settings()
     return {
-        "warehouse": WarehouseResource(database_path=str(s.duckdb_path)),
+        "warehouse": WarehouseResource(database_path=str(s.duckdb_path), data_dir=str(s.data_dir)),
         "pipeline": PipelineSettingsResource(
             landing_dir=str(s.landing_dir),
             ground_truth_dir=str(s.ground_truth_dir),
@@ -75,6 +97,7 @@ def build_resources(settings: Settings | None = None) -> dict:
             mode=s.mode,
         ),
         "iom": IomResource(),
-        # The dbt of this environment, so the pipeline works without an activated venv.
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
+        "ingest": _ingest_resource(),
+        # dbt of this environment; target and logs under the data folder (defs/dbt/resources.py)
+        "dbt": build_dbt_resource(s.data_dir),
     }

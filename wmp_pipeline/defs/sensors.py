@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
 from wmp_pipeline.defs.jobs import weekly_job
-from wmp_pipeline.ingest.drops import find_drop_dirs
+from wmp_pipeline.ingest.drops import ready_drop_dirs
 from wmp_pipeline.settings import get_settings
 
 
@@ -19,8 +19,12 @@ def partition_for_drop(drop_id: str) -> str:
 
 
 def new_complete_drops(connect_dir, cursor: str | None) -> list[str]:
-    """Drop folders newer than the cursor whose manifest has landed (the feed writes it last)."""
-    return [p.name for p in find_drop_dirs(connect_dir) if (p / "manifest.json").exists() and (cursor is None or p.name > cursor)]
+    """Drop folders newer than the cursor whose manifest has landed (the feed writes it last).
+
+    Future-dated and misnamed folders are left out (ingest refuses them), so
+    one cannot move the cursor past the real drops.
+    """
+    return [p.name for p in ready_drop_dirs(connect_dir) if cursor is None or p.name > cursor]
 
 
 @sensor(
