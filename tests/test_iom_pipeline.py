@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 from datetime import date
 
@@ -60,7 +61,7 @@ def iom_run(tiny_pipeline, tmp_path_factory):
     result = materialize(
         iom_assets,
         partition_key=partition,
-        resources={k: v for k, v in resources.items() if k in ("warehouse", "pipeline")},
+        resources={k: v for k, v in resources.items() if k in ("warehouse", "pipeline", "iom")},
         instance=DagsterInstance.ephemeral(),
         raise_on_error=True,
     )
@@ -77,7 +78,45 @@ def test_assets_materialise_and_checks_pass(iom_run):
     # a model folder with a version, its data hash and a model card
     models = list((settings.artifacts_dir / "models" / "iom").iterdir())
     assert len(models) == 1 and (models[0] / "metadata.json").exists()
-    assert list((settings.artifacts_dir / "model_cards").glob("iom-*.md"))
+    cards = list((settings.artifacts_dir / "model_cards").glob("iom-*.md"))
+    assert cards
+    card = cards[0].read_text()
+    for words in ("## Champion by backtest", "Runner-up", "expected calibration error", "## Operating point", "sensitivity 75%"):
+        assert words in card, words
+
+
+def test_the_champion_choice_is_recorded_and_serves_the_list(iom_run, tiny_pipeline):
+    import json
+
+    result, settings, db, AssetKey = iom_run
+    meta = json.loads(next((settings.artifacts_dir / "models" / "iom").iterdir()).joinpath("metadata.json").read_text())
+    selection = meta["selection"]
+    assert selection["champion"] in ("harm_score", "logistic", "xgboost") and meta["model_kind"] == selection["champion"]
+    assert selection["runner_up"] and selection["runner_up"] != selection["champion"]
+    # the served model is never beaten beyond noise: it is the leader, or the leader's win over it was within noise
+    assert selection["champion"] == selection["leader"] or selection["kept_simpler"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        row = con.execute("select * from iom_model_selection").df().iloc[0]
+        served = con.execute("select distinct model_version, horizon_weeks from iom_risk_scores").fetchall()
+        metrics = con.execute("select scope, metric, horizon_weeks from iom_model_metrics where model = ?", [selection["champion"]]).df()
+        audit = con.execute("select distinct model from iom_fairness_audit").fetchall()
+        operating = con.execute("select * from iom_operating_point where attribute = 'all'").df()
+    assert row["status"] == "new_model" and row["served_model"] == selection["champion"] and row["horizon_weeks"] == 52
+    assert served == [(row["served_model_version"], 52)] and audit == [(selection["champion"],)]
+    assert {("test_week", "ece"), ("pooled", "ece"), ("pooled", "brier_skill")} <= set(zip(metrics["scope"], metrics["metric"]))
+    assert (metrics["horizon_weeks"] == 52).all()
+    assert 0 <= operating["sensitivity_low"].iloc[0] <= operating["sensitivity"].iloc[0] <= operating["sensitivity_high"].iloc[0]
+    mat = result.asset_materializations_for_node("iom_model")[0].metadata
+    assert mat["served_model"].value == selection["champion"] and mat["horizon"].value == "12 months (365 days)"
+
+
+def test_reasons_give_age_bands_not_ages(iom_run):
+    _, _, db, _ = iom_run
+    with duckdb.connect(str(db), read_only=True) as con:
+        reasons = [r[0] for r in con.execute(
+            "select reason from (select unnest([reason_1, reason_2, reason_3]) as reason from iom_risk_scores) where reason like '%age%'"
+        ).fetchall()]
+    assert not [r for r in reasons if re.search(r"\bage[d]? \d", r)], reasons[:5]
 
 
 def test_risk_scores_cover_everyone_and_hold_no_identifier(iom_run, tiny_pipeline):
@@ -96,7 +135,8 @@ def test_risk_scores_cover_everyone_and_hold_no_identifier(iom_run, tiny_pipelin
     assert set(eligible["band"]) <= {"low", "low_medium", "high_medium"}
     first = eligible.sort_values("rank").head(len(eligible[eligible["band"] == "low_medium"]))
     assert (first["band"] == "low_medium").all()
-    assert eligible["reason_1"].notna().mean() > 0.9
+    # everyone with a charge in the harm window has a reason (the harm-rank model has none for a score of 0)
+    assert eligible.loc[eligible["harm_score"] > 0, "reason_1"].notna().mean() > 0.9
 
 
 def test_second_run_in_the_cadence_reuses_the_model(iom_run, tiny_pipeline):
@@ -123,3 +163,32 @@ def test_too_little_history_is_refused_with_the_history_needed(iom_run, tiny_pip
         con.execute("drop table if exists iom_snapshots").fetchall()
         with pytest.raises(ValueError, match=r"cannot train the IOM model .*\(about \d\.\d years"):
             runner.run_training(con, dataclasses.replace(settings, artifacts_dir=tmp_path / "art"), early, force=True)
+
+
+def test_a_failed_retraining_keeps_last_weeks_model_serving_and_the_briefing_says_so(iom_run, tiny_pipeline, tmp_path):
+    """A candidate that cannot fit: the run names it, the previous model keeps serving the list."""
+    from wmp_pipeline.iom import runner
+    from wmp_pipeline.iom.config import IomConfig
+    from wmp_pipeline.reports.briefing import iom_performance, iom_section
+
+    _, settings, db, _ = iom_run
+    copy = tmp_path / "failed.duckdb"
+    shutil.copy(db, copy)
+    art = tmp_path / "artifacts"
+    shutil.copytree(settings.artifacts_dir, art)
+    settings = dataclasses.replace(settings, artifacts_dir=art, duckdb_path=copy)
+    week = tiny_pipeline.forecast_date
+    broken = IomConfig(xgb_params={**IomConfig().xgb_params, "tree_method": "no_such_method"})
+    with duckdb.connect(str(copy)) as con:
+        before = con.execute("select model_version from iom_risk_scores limit 1").fetchone()[0]
+        result = runner.run_training(con, settings, week, broken, force=True)
+        assert result.kept_previous and not result.retrained and result.model_version == before
+        assert "xgboost" in result.reason and "no_such_method" in result.reason and "keeps serving" in result.reason
+        scoring = runner.run_scoring(con, settings, week, broken)
+        row = con.execute("select * from iom_model_selection order by created_at desc, status limit 1").df().iloc[0]
+        section, performance = iom_section(con, week), iom_performance(con, week)
+    assert scoring.model_version == before  # the list still comes from last week's model
+    assert row["status"] == "kept_previous" and row["served_model_version"] == before and "xgboost" in row["message"]
+    for s in (section, performance):
+        assert any("retraining failed" in n and before in n for n in s.notes), s.notes
+    assert len(list((art / "models" / "iom").iterdir())) == 1  # no model from the failed run

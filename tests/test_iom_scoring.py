@@ -55,7 +55,7 @@ def _week():
 def test_score_week(tmp_path):
     saved = _saved(tmp_path)
     population, eligible = _week()
-    scored = score_week(population, eligible, saved, FEATURES, KEY, WEEK)
+    scored = score_week(population, eligible, saved, FEATURES, KEY, WEEK, 52)
     assert list(scored.columns) == RISK_SCORE_COLUMNS + ["person_id"]
     by_id = scored.set_index("person_id")
     assert pd.isna(by_id.loc["P3", "probability"]) and pd.isna(by_id.loc["P3", "rank"])
@@ -64,12 +64,48 @@ def test_score_week(tmp_path):
     assert by_id.loc["P1", "offender_key"] == pseudonym("P1", KEY)
     assert by_id.loc["P1", "reason_1"].endswith(")")
     assert (scored["model_version"] == "iom-test").all() and (scored["week"] == WEEK).all()
+    assert (scored["horizon_weeks"] == 52).all()
+
+
+def test_equal_probabilities_follow_the_raw_score_the_backtest_measured():
+    band = ["low_medium"] * 3
+    rank = review_rank(band, [0.2, 0.2, 0.2], [50, 10, 30], ["a", "b", "c"], raw_score=[0.1, 0.3, 0.2])
+    assert rank.tolist() == [3, 1, 2]
+
+
+def test_every_candidate_can_be_saved_loaded_and_served(tmp_path):
+    from wmp_pipeline.iom.models import HarmRankModel
+
+    frame = _data()
+    population, eligible = _week()
+    logit = LogisticEscalationModel(FEATURES).fit(frame, frame["label"])
+    harm = HarmRankModel(NAMES).fit(frame)
+    for i, model in enumerate((logit, harm)):
+        cal = Calibrator().fit(model.score(frame), frame["label"])
+        meta = {"version": f"iom-{model.name}", "trained_for": f"2024-06-0{i + 1}", "training_data_sha256": "0" * 64, "feature_names": NAMES}
+        artifacts.save_model(tmp_path, model, cal, meta)
+        saved = artifacts.newest_model(tmp_path, features=FEATURES)
+        assert saved.kind == model.name and saved.version == f"iom-{model.name}"
+        np.testing.assert_allclose(saved.predict_proba(eligible)[1], cal.predict(model.score(eligible)))
+        scored = score_week(population, eligible, saved, FEATURES, KEY, WEEK, 52).set_index("person_id")
+        assert scored.loc["P1", "rank"] == 1 and scored.loc["P1", "reason_1"]
+
+
+def test_an_older_scores_table_gains_the_horizon_column(tmp_path):
+    saved = _saved(tmp_path)
+    population, eligible = _week()
+    scored = score_week(population, eligible, saved, FEATURES, KEY, WEEK, 52)
+    con = duckdb.connect()
+    old = ", ".join(f"{c} varchar" if c not in ("week", "harm_score", "probability", "rank") else {"week": "week date", "harm_score": "harm_score double", "probability": "probability double", "rank": "rank integer"}[c] for c in RISK_SCORE_COLUMNS[:-1])
+    con.execute(f"create table iom_risk_scores ({old})")
+    write_scores(con, scored, WEEK)
+    assert con.execute("select min(horizon_weeks), count(*) from iom_risk_scores").fetchall()[0] == (52, 4)
 
 
 def test_write_scores_replaces_the_week_and_keeps_keys_restricted(tmp_path):
     saved = _saved(tmp_path)
     population, eligible = _week()
-    scored = score_week(population, eligible, saved, FEATURES, KEY, WEEK)
+    scored = score_week(population, eligible, saved, FEATURES, KEY, WEEK, 52)
     con = duckdb.connect()
     write_scores(con, scored, WEEK)
     write_scores(con, scored, WEEK)  # a re-run replaces, never duplicates

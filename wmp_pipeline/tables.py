@@ -66,6 +66,9 @@ HOTSPOT_PREDICTIONS = "hotspot_predictions"
 
 # --------------------------------------------------------------------------- IOM
 IOM_SNAPSHOTS = "iom_snapshots"
+IOM_TRAINING_SNAPSHOTS = "iom_training_snapshots"
+IOM_MODEL_SELECTION = "iom_model_selection"
+IOM_OPERATING_POINT = "iom_operating_point"
 IOM_MODEL_METRICS = "iom_model_metrics"
 IOM_BACKTEST_PREDICTIONS = "iom_backtest_predictions"
 IOM_FAIRNESS_AUDIT = "iom_fairness_audit"
@@ -127,7 +130,10 @@ TABLES: dict[str, TableInfo] = {
         _info(HOTSPOT_BACKTEST_METRICS, "hotspot_backtest"),
         _info(HOTSPOT_PREDICTIONS, "hotspot_predictions"),
         _info(IOM_SNAPSHOTS, "iom_snapshots"),
+        _info(IOM_TRAINING_SNAPSHOTS, "iom_model"),
         _info(IOM_MODEL_METRICS, "iom_model"),
+        _info(IOM_MODEL_SELECTION, "iom_model"),
+        _info(IOM_OPERATING_POINT, "iom_model"),
         _info(IOM_BACKTEST_PREDICTIONS, "iom_model"),
         _info(IOM_FAIRNESS_AUDIT, "iom_fairness_audit"),
         _info(IOM_RISK_SCORES, "iom_risk_scores"),

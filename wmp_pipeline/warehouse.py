@@ -305,9 +305,9 @@ def replace_rows(
             con.execute(f"create table {name} as select * from {_FRAME_VIEW}").fetchall()
         else:
             have = set(table_columns(con, name))
-            for col in [c for c in frame.columns if c not in have]:  # a column added by a newer version
-                kind = con.execute(f'select typeof("{col}") from {_FRAME_VIEW} limit 1').fetchall()
-                con.execute(f'alter table {name} add column "{col}" {kind[0][0] if kind else "VARCHAR"}').fetchall()
+            for column, dtype, *_ in con.execute(f"describe {_FRAME_VIEW}").fetchall():
+                if column not in have:  # a column added by a newer version (e.g. horizon_weeks)
+                    con.execute(f'alter table {name} add column "{column}" {dtype}').fetchall()
             if where:
                 con.execute(f"delete from {name} where {where}", params or []).fetchall()
             con.execute(f"insert into {name} by name select * from {_FRAME_VIEW}").fetchall()

@@ -105,6 +105,9 @@ def _ingest_resource():
 def build_resources(settings: Settings | None = None) -> dict:
     """Every resource of the code location: from the environment (``EnvVar``), or bound to
     ``settings`` (tests and the benchmark, which run in temporary folders)."""
+    # imported here: wmp_pipeline.defs.iom's assets import this module
+    from wmp_pipeline.defs.iom.resources import IomResource
+
     if settings is None:
         raw = {name: _from_environment(name) for name in ENV_VARS}
         duckdb_path = raw["duckdb_path"] or str(get_settings().duckdb_path)
@@ -117,6 +120,7 @@ def build_resources(settings: Settings | None = None) -> dict:
         "warehouse": WarehouseResource(database_path=duckdb_path, data_dir=data_dir),
         "pipeline": PipelineSettingsResource(**raw),
         "policeuk": PoliceUkResource(folder=raw["policeuk_dir"]),
+        "iom": IomResource(),
         "ingest": _ingest_resource(),
         # optional: a force's own basemap tile server for the analysts' map (off by default)
         "hotspot": HotspotResource(

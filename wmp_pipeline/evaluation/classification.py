@@ -88,6 +88,46 @@ def brier_score(y_true, y_prob) -> float:
     return float(np.mean((p - y) ** 2))
 
 
+def brier_skill_score(y_true, y_prob) -> float:
+    """``1 - Brier / Brier of the base rate``: the share of the base rate's squared error the
+    probabilities remove (1 perfect, 0 no better than predicting the observed rate for everyone,
+    negative worse). The reference is the observed rate of the same rows, the hardest constant
+    forecast to beat. NaN when everyone has the same outcome."""
+    y, p = _arrays(y_true, y_prob)
+    if len(y) == 0:
+        return float("nan")
+    base = y.mean()
+    reference = base * (1 - base)
+    if reference == 0:
+        return float("nan")
+    return float(1.0 - brier_score(y, p) / reference)
+
+
+def expected_calibration_error(y_true, y_prob, n_bins: int = 10, strategy: str = "quantile") -> float:
+    """Expected calibration error: ``sum over bins of (n_bin / n) * |mean predicted - observed rate|``.
+
+    Bins as :func:`calibration_table`; equal-count (``quantile``) bins by
+    default, because when the base rate is a few per cent almost every
+    probability falls in the first of ten equal-width bins.
+    """
+    y, p = _arrays(y_true, y_prob)
+    if len(y) == 0:
+        return float("nan")
+    table = calibration_table(y, p, n_bins=n_bins, strategy=strategy)
+    return float((table["n"] / len(y) * (table["mean_predicted"] - table["observed_rate"]).abs()).sum())
+
+
+def wilson_interval(successes: float, trials: float, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion (95 % by default); ``(nan, nan)`` with no trials."""
+    if trials <= 0:
+        return float("nan"), float("nan")
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
 def _expected_hits_top_k(y: np.ndarray, s: np.ndarray, k: int) -> float:
     """Expected positives among the k highest scores when ties are ordered at random."""
     k = min(k, len(y))
@@ -151,6 +191,57 @@ def calibration_table(y_true, y_prob, n_bins: int = 10, strategy: str = "quantil
     return out
 
 
+def operating_point(y_true, y_score, weeks, k: int, groups=None, z: float = 1.96) -> pd.DataFrame:
+    """The list of the ``k`` highest scores each week, pooled over the weeks, with 95 % intervals.
+
+    For each week the ``k`` highest-scored people are *flagged* (ties at the
+    cut share the places, as in :func:`precision_at_k`). Pooled over the
+    weeks: ``n_flagged``, ``hits`` (flagged who turned out positive),
+    ``positives`` (everyone positive), ``precision = hits / flagged`` and
+    ``sensitivity = hits / positives``, each with its Wilson interval. With
+    ``groups``, one row per group as well (the group's share of the same
+    force-wide list: its hits over its flagged and over its positives),
+    after the ``"all"`` row. A person on the list in several weeks counts
+    once a week, so the intervals treat person-weeks as independent and are
+    somewhat too narrow.
+    """
+    y, s = _arrays(y_true, y_score)
+    weeks = np.asarray(weeks, dtype=object).ravel()
+    g = np.full(len(y), "all", dtype=object) if groups is None else pd.Series(groups, dtype="object").fillna("(missing)").astype(str).to_numpy()
+    flagged_share = np.zeros(len(y))
+    for week in pd.unique(weeks):
+        idx = np.flatnonzero(weeks == week)
+        kk = min(k, len(idx))
+        if kk == 0:
+            continue
+        sw = s[idx]
+        order = np.argsort(-sw, kind="mergesort")
+        cut = sw[order[kk - 1]]
+        above = sw > cut
+        tied = sw == cut
+        share = np.where(above, 1.0, 0.0)
+        share[tied] = (kk - above.sum()) / tied.sum()
+        flagged_share[idx] = share
+
+    def row(label: str, mask: np.ndarray) -> dict:
+        flagged = float(flagged_share[mask].sum())
+        hits = float((flagged_share[mask] * y[mask]).sum())
+        positives = float(y[mask].sum())
+        p_lo, p_hi = wilson_interval(hits, flagged, z)
+        s_lo, s_hi = wilson_interval(hits, positives, z)
+        return {
+            "group": label, "n": int(mask.sum()), "weeks": int(len(pd.unique(weeks[mask]))), "list_size": k,
+            "n_flagged": flagged, "hits": hits, "positives": positives,
+            "precision": hits / flagged if flagged else float("nan"), "precision_low": p_lo, "precision_high": p_hi,
+            "sensitivity": hits / positives if positives else float("nan"), "sensitivity_low": s_lo, "sensitivity_high": s_hi,
+        }
+
+    rows = [row("all", np.ones(len(y), dtype=bool))]
+    if groups is not None:
+        rows += [row(label, g == label) for label in sorted(set(g))]
+    return pd.DataFrame(rows)
+
+
 def lift_table(y_true, y_score, n_bins: int = 10) -> pd.DataFrame:
     """Cumulative gains and lift by score decile (bin 1 = highest scores).
 
@@ -175,11 +266,12 @@ def lift_table(y_true, y_score, n_bins: int = 10) -> pd.DataFrame:
     return out
 
 
-def classification_summary(y_true, y_score, y_prob=None, top_k=(100, 250, 500)) -> dict[str, float]:
+def classification_summary(y_true, y_score, y_prob=None, top_k=(100, 250, 500), ece_bins: int = 10) -> dict[str, float]:
     """All headline metrics of one test week in one dict.
 
-    ``y_prob`` (calibrated probabilities) is needed for the Brier score; a
-    ranking-only baseline passes ``None`` and gets a NaN Brier score.
+    ``y_prob`` (calibrated probabilities) is needed for the Brier score, the
+    Brier skill and the expected calibration error; a ranking-only score
+    passes ``None`` and gets NaN for them.
     """
     y, s = _arrays(y_true, y_score)
     out = {
@@ -189,6 +281,8 @@ def classification_summary(y_true, y_score, y_prob=None, top_k=(100, 250, 500)) 
         "roc_auc": roc_auc(y, s),
         "pr_auc": average_precision(y, s),
         "brier": brier_score(y, y_prob) if y_prob is not None else float("nan"),
+        "brier_skill": brier_skill_score(y, y_prob) if y_prob is not None else float("nan"),
+        "ece": expected_calibration_error(y, y_prob, n_bins=ece_bins) if y_prob is not None else float("nan"),
     }
     for k in top_k:
         out[f"precision_at_{k}"] = precision_at_k(y, s, k)

@@ -250,3 +250,36 @@ def fairness_audit(
     if attribute is not None:
         out.insert(0, "attribute", attribute)
     return out
+
+
+#: columns a suppressed group keeps
+SUPPRESSION_KEEP = ("run_id", "model_version", "model", "attribute", "threshold", "group", "list_size", "weeks")
+
+
+def suppress_small_groups(table: pd.DataFrame, min_size: int, size_column: str = "n") -> pd.DataFrame:
+    """Blank every measure of the groups with fewer than ``min_size`` people (analyst-facing tables).
+
+    A suppressed row keeps its attribute and group label, has ``suppressed``
+    true, NULL size and measures and no flags, so a reader sees that the
+    group exists but not how many people are in it nor how they fared (with
+    so few people, a rate can point to a person). Other rows are unchanged.
+    """
+    out = table.copy()
+    small = out[size_column].astype(float) < min_size
+    out["suppressed"] = small.to_numpy()
+    if not small.any():
+        return out
+    for column in out.columns:
+        if column in SUPPRESSION_KEEP or column == "suppressed":
+            continue
+        if column == "flags":
+            out[column] = out[column].astype(object)
+            out.loc[small, column] = ""
+        elif column == "flagged":
+            out[column] = out[column].fillna(False).astype(bool)
+            out.loc[small, column] = False
+        else:
+            if pd.api.types.is_integer_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
+                out[column] = out[column].astype("Float64" if pd.api.types.is_integer_dtype(out[column]) else "boolean")
+            out.loc[small, column] = None
+    return out

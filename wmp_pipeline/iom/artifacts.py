@@ -2,9 +2,11 @@
 
 A model lives in ``<artifacts_dir>/models/iom/<version>/``:
 
-- ``model.json``: the xgboost booster (xgboost's own JSON format);
-- ``linear_init.json``: the logistic model the trees are boosted from
-  (coefficients and the feature transform), when there is one;
+- ``model.json``: the served candidate (``metadata["model_kind"]``): the
+  xgboost booster in xgboost's own JSON format, the logistic regression's
+  coefficients and feature transform, or the harm-rank model's feature list;
+- ``linear_init.json``: the logistic model xgboost's trees are boosted from,
+  when there is one;
 - ``calibrator.json``: the probability calibration (breakpoints or Platt);
 - ``metadata.json``: version, the forecast date it was trained for, the
   training window, the sha256 of its training data, the feature names, the
@@ -30,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from wmp_pipeline.iom.features import Feature
-from wmp_pipeline.iom.models import Calibrator, LogisticEscalationModel, XgbEscalationModel
+from wmp_pipeline.iom.models import Calibrator, HarmRankModel, LogisticEscalationModel, XgbEscalationModel
 
 MODEL_FILE = "model.json"
 LINEAR_FILE = "linear_init.json"
@@ -68,8 +70,13 @@ class SavedModel:
     version: str
     path: Path
     metadata: dict
-    model: XgbEscalationModel
+    model: XgbEscalationModel | LogisticEscalationModel | HarmRankModel
     calibrator: Calibrator
+
+    @property
+    def kind(self) -> str:
+        """Which candidate this model is (models saved before the champion choice were xgboost)."""
+        return self.metadata.get("model_kind", "xgboost")
 
     @property
     def trained_for(self) -> date:
@@ -83,6 +90,12 @@ class SavedModel:
         """``(raw score, calibrated probability)`` for snapshot rows."""
         raw = self.model.score(rows)
         return raw, self.calibrator.predict(raw)
+
+    def contributions(self, rows: pd.DataFrame) -> np.ndarray:
+        """Per-feature contributions to the score, bias last (the reasons)."""
+        if isinstance(self.model, LogisticEscalationModel):
+            return self.model.contribution_matrix(rows)
+        return self.model.contributions(rows)
 
 
 def _write_json(path: Path, text: str) -> None:
@@ -101,11 +114,15 @@ def save_model(
     for key in ("version", "trained_for", "training_data_sha256", "feature_names"):
         if key not in metadata:
             raise ValueError(f"model metadata needs {key!r}")
+    metadata = {**metadata, "model_kind": model.name}
     folder = models_dir(artifacts_dir) / metadata["version"]
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(folder / MODEL_FILE, model.to_json())
-    if model.init is not None:
-        _write_json(folder / LINEAR_FILE, json.dumps(model.init.to_dict()))
+    if isinstance(model, XgbEscalationModel):
+        _write_json(folder / MODEL_FILE, model.to_json())
+        if model.init is not None:
+            _write_json(folder / LINEAR_FILE, json.dumps(model.init.to_dict()))
+    else:
+        _write_json(folder / MODEL_FILE, json.dumps(model.to_dict()))
     _write_json(folder / CALIBRATOR_FILE, calibrator.to_json())
     # metadata last: a folder without it is an unfinished save and is ignored
     _write_json(folder / METADATA_FILE, json.dumps(metadata, indent=2, default=str))
@@ -115,6 +132,21 @@ def save_model(
 def load_model(folder: Path, features: list[Feature] | None = None) -> SavedModel:
     """Load a saved model; ``features`` (default: the current catalogue) rebuild the linear part's transform."""
     metadata = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
+    calibrator = Calibrator.from_dict(json.loads((folder / CALIBRATOR_FILE).read_text(encoding="utf-8")))
+    kind = metadata.get("model_kind", "xgboost")
+    if kind != "xgboost":
+        data = json.loads((folder / MODEL_FILE).read_text(encoding="utf-8"))
+        if kind == "harm_score":
+            model = HarmRankModel(metadata["feature_names"])
+        elif kind == "logistic":
+            if features is None:
+                from wmp_pipeline.iom.features import feature_catalogue
+
+                features = feature_catalogue()
+            model = LogisticEscalationModel.from_dict(data, features)
+        else:
+            raise ValueError(f"{folder}: unknown model kind {kind!r} in {METADATA_FILE}")
+        return SavedModel(metadata["version"], folder, metadata, model, calibrator)
     init = None
     if (folder / LINEAR_FILE).exists():
         if features is None:
@@ -129,7 +161,6 @@ def load_model(folder: Path, features: list[Feature] | None = None) -> SavedMode
         seed=metadata.get("seed", 0),
         init=init,
     )
-    calibrator = Calibrator.from_dict(json.loads((folder / CALIBRATOR_FILE).read_text(encoding="utf-8")))
     return SavedModel(metadata["version"], folder, metadata, model, calibrator)
 
 

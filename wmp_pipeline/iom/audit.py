@@ -3,7 +3,8 @@
 The operating threshold is the calibrated probability above which, on an
 average test week, ``operating_top_k`` people (default 250, a caseload the
 Local Offender Management Units can take) would be selected. Every test week
-is pooled (a person can appear in several weeks). The measures and the
+is pooled (a person can appear in several weeks). The audited model is the
+served one (the champion of :mod:`.champion`). The measures and the
 flagging tolerance are :func:`wmp_pipeline.evaluation.fairness.fairness_audit`.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from wmp_pipeline.evaluation.fairness import FairnessTolerance, fairness_audit
+from wmp_pipeline.evaluation.fairness import FairnessTolerance, fairness_audit, suppress_small_groups
 
 AUDIT_ATTRIBUTES = ("sex", "age_band", "ethnicity_group")
 
@@ -31,8 +32,13 @@ def audit_predictions(
     top_k: int = 250,
     tolerance: FairnessTolerance = FairnessTolerance(),
     model: str = "xgboost",
+    min_reported_group_size: int = 10,
 ) -> tuple[pd.DataFrame, float]:
-    """``(audit table, threshold)``: one row per attribute and group."""
+    """``(audit table, threshold)``: one row per attribute and group, for the served ``model``.
+
+    Groups with fewer than ``min_reported_group_size`` people are suppressed
+    (:func:`~wmp_pipeline.evaluation.fairness.suppress_small_groups`): the
+    table is analyst-facing."""
     p = predictions[(predictions["model"] == model) & predictions["probability"].notna()]
     if p.empty:
         return pd.DataFrame(), float("nan")
@@ -50,4 +56,5 @@ def audit_predictions(
     ]
     table = pd.concat(tables, ignore_index=True)
     table.insert(2, "threshold", threshold)
-    return table, threshold
+    table.insert(0, "model", model)
+    return suppress_small_groups(table, min_reported_group_size), threshold

@@ -9,9 +9,10 @@ For each test week ``T`` (a snapshot date whose horizon is complete):
   used only to fit the calibrator (time-ordered, never shuffled);
 - the **test rows** are every eligible person at ``T`` (no sampling).
 
-The same training rows fit xgboost and the logistic baseline; the third
-baseline ranks by the current harm score. All three are scored on the same
-test rows, so their metrics are directly comparable.
+The same training rows fit every candidate (monotone xgboost, regularised
+logistic regression, the harm-rank baseline), each with its own calibrator;
+all are scored on the same test rows, so their metrics are directly
+comparable and paired by test week (:mod:`.champion` chooses among them).
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ import pandas as pd
 from wmp_pipeline.evaluation.classification import classification_summary
 from wmp_pipeline.iom.config import DEFAULT_CONFIG, IomConfig
 from wmp_pipeline.iom.features import Feature, monotone_direction
-from wmp_pipeline.iom.models import Calibrator, LogisticEscalationModel, XgbEscalationModel
+from wmp_pipeline.iom.models import Calibrator, HarmRankModel, LogisticEscalationModel, XgbEscalationModel
 
-MODELS = ("xgboost", "logistic", "harm_score")
 #: minimum positives to fit a model, and to fit its calibrator
 MIN_FIT_POSITIVES = 20
 MIN_CALIBRATION_POSITIVES = 5
@@ -94,11 +94,25 @@ def cap_positions(frame: pd.DataFrame, positions: np.ndarray, max_rows: int | No
 
 
 @dataclass
+class Candidate:
+    """One fitted candidate: its ranking model and the calibrator of its score."""
+
+    name: str
+    model: object  # XgbEscalationModel | LogisticEscalationModel | HarmRankModel
+    calibrator: Calibrator
+
+    def predict(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(ranking score, calibrated probability)``."""
+        raw = self.model.score(rows)
+        return raw, self.calibrator.predict(raw)
+
+
+@dataclass
 class FittedModels:
-    xgb: XgbEscalationModel
-    xgb_calibrator: Calibrator
-    logistic: LogisticEscalationModel
-    logistic_calibrator: Calibrator
+    #: the candidates that fitted, by name
+    candidates: dict[str, Candidate]
+    #: the candidates that failed to fit, with the reason
+    failures: dict[str, str]
     fit_weeks: tuple[date, date]
     calibration_weeks: tuple[date, date]
     n_fit: int
@@ -107,16 +121,42 @@ class FittedModels:
     n_calibration_positives: int
 
 
+def fit_candidate(name: str, fit: pd.DataFrame, cal: pd.DataFrame, features: list[Feature], config: IomConfig) -> Candidate:
+    """Fit one candidate on ``fit`` and its calibrator on the later slice ``cal``."""
+    names = [f.name for f in features]
+    y_fit = fit["label"].to_numpy(dtype=int)
+    if name == "harm_score":
+        model = HarmRankModel(names).fit(fit)
+    elif name == "logistic":
+        model = LogisticEscalationModel(features, c=config.logistic_c, seed=config.seed).fit(fit, y_fit)
+    elif name == "xgboost":
+        init = LogisticEscalationModel(features, c=config.logistic_c, seed=config.seed).fit(fit, y_fit) if config.boost_from_logistic else None
+        params = dict(config.xgb_params)
+        if config.monotone:
+            params["monotone_constraints"] = "(" + ",".join(str(monotone_direction(f)) for f in features) + ")"
+        model = XgbEscalationModel(names, params, seed=config.seed, init=init).fit(fit, y_fit)
+    else:
+        raise ValueError(f"unknown IOM candidate {name!r}")
+    calibrator = Calibrator(config.calibration_method).fit(
+        model.score(cal), cal["label"].to_numpy(dtype=int), cal["sample_weight"].to_numpy(dtype=float)
+    )
+    return Candidate(name, model, calibrator)
+
+
 def fit_models(
     snapshots: pd.DataFrame,
     features: list[Feature],
     config: IomConfig = DEFAULT_CONFIG,
     positions: np.ndarray | None = None,
+    candidates: tuple[str, ...] | None = None,
 ) -> FittedModels:
-    """Fit xgboost and logistic on the older training dates, calibrate both on the newest.
+    """Fit every candidate on the older training dates and calibrate each on the newest.
 
     ``positions`` picks the training rows of ``snapshots`` (default: all);
-    only the capped fit rows and the calibration rows are ever copied.
+    only the capped fit rows and the calibration rows are ever copied. Too
+    little data for any candidate raises ``ValueError`` naming what is
+    missing; a single candidate that fails is recorded in ``failures`` with
+    its error, and the others still fit.
     """
     positions = np.arange(len(snapshots)) if positions is None else positions
     fit_pos, cal_pos = split_positions(snapshots["week"].to_numpy(), positions, config.calibration_share)
@@ -126,41 +166,28 @@ def fit_models(
         raise ValueError(f"only {int(fit['label'].sum())} positives to fit on (need {MIN_FIT_POSITIVES})")
     if cal["label"].sum() < MIN_CALIBRATION_POSITIVES:
         raise ValueError(f"only {int(cal['label'].sum())} positives to calibrate on (need {MIN_CALIBRATION_POSITIVES})")
-    names = [f.name for f in features]
-    y_fit = fit["label"].to_numpy(dtype=int)
-    y_cal = cal["label"].to_numpy(dtype=int)
-    w_cal = cal["sample_weight"].to_numpy(dtype=float)
-    logit = LogisticEscalationModel(features, c=config.logistic_c, seed=config.seed).fit(fit, y_fit)
-    logit_cal = Calibrator(config.calibration_method).fit(logit.score(cal), y_cal, w_cal)
-    init = logit if config.boost_from_logistic else None
-    params = dict(config.xgb_params)
-    if config.monotone:
-        params["monotone_constraints"] = "(" + ",".join(str(monotone_direction(f)) for f in features) + ")"
-    xgb_model = XgbEscalationModel(names, params, seed=config.seed, init=init).fit(fit, y_fit)
-    xgb_cal = Calibrator(config.calibration_method).fit(xgb_model.score(cal), y_cal, w_cal)
+    fitted: dict[str, Candidate] = {}
+    failures: dict[str, str] = {}
+    for name in candidates or config.candidates:
+        try:
+            fitted[name] = fit_candidate(name, fit, cal, features, config)
+        except Exception as exc:  # a candidate that cannot fit must not stop the others
+            failures[name] = f"{type(exc).__name__}: {exc}".strip()
     return FittedModels(
-        xgb=xgb_model,
-        xgb_calibrator=xgb_cal,
-        logistic=logit,
-        logistic_calibrator=logit_cal,
+        candidates=fitted,
+        failures=failures,
         fit_weeks=(min(fit["week"]), max(fit["week"])),
         calibration_weeks=(min(cal["week"]), max(cal["week"])),
         n_fit=len(fit),
-        n_fit_positives=int(y_fit.sum()),
+        n_fit_positives=int(fit["label"].sum()),
         n_calibration=len(cal),
-        n_calibration_positives=int(y_cal.sum()),
+        n_calibration_positives=int(cal["label"].sum()),
     )
 
 
-def predict_all(models: FittedModels, rows: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-    """model name -> (ranking score, calibrated probability or None)."""
-    xgb_raw = models.xgb.score(rows)
-    logit_raw = models.logistic.score(rows)
-    return {
-        "xgboost": (xgb_raw, models.xgb_calibrator.predict(xgb_raw)),
-        "logistic": (logit_raw, models.logistic_calibrator.predict(logit_raw)),
-        "harm_score": (rows["harm_score"].to_numpy(dtype=float), None),
-    }
+def predict_all(models: FittedModels, rows: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """candidate name -> (ranking score, calibrated probability)."""
+    return {name: c.predict(rows) for name, c in models.candidates.items()}
 
 
 PREDICTION_KEEP = ["person_id", "week", "label", "harm_score", "band", "sex", "ethnicity_group", "age_band"]
@@ -199,6 +226,10 @@ def rolling_origin(
             if fitted is None or t - fitted_origin >= refit_every:
                 fitted = fit_models(snapshots, features, config, training_positions(snapshots, t, config))
                 fitted_origin = t
+                if not fitted.candidates:
+                    failed = "; ".join(f"{k}: {v}" for k, v in fitted.failures.items())
+                    fitted = None
+                    raise ValueError(f"no candidate could be fitted ({failed})")
         except ValueError as exc:
             origins.append({"test_week": t, "status": "skipped", "reason": str(exc)})
             if progress is not None:
@@ -219,6 +250,7 @@ def rolling_origin(
                 "n_calibration": fitted.n_calibration,
                 "n_test": len(test),
                 "n_test_positives": int(test["label"].sum()),
+                "failed": "; ".join(f"{k}: {v}" for k, v in fitted.failures.items()),
             }
         )
         base = test[PREDICTION_KEEP].reset_index(drop=True)
@@ -236,27 +268,50 @@ def rolling_origin(
     return predictions, pd.DataFrame(origins)
 
 
-def metrics_table(predictions: pd.DataFrame, top_k=(100, 250, 500)) -> pd.DataFrame:
-    """Long table ``model, test_week, metric, value``; ``test_week`` NaT rows are means over weeks."""
+def metrics_table(predictions: pd.DataFrame, top_k=(100, 250, 500), ece_bins: int = 10) -> pd.DataFrame:
+    """Long table ``model, test_week, scope, metric, value``.
+
+    ``scope`` is ``test_week`` (one test week), ``mean`` (the mean over the
+    test weeks, ``test_week`` NULL) or ``pooled`` (every test week's rows
+    together, ``test_week`` NULL): calibration is measured both per week
+    and pooled.
+    """
+    columns = ["model", "test_week", "scope", "metric", "value"]
     rows = []
-    for (model, week), g in predictions.groupby(["model", "test_week"], sort=True):
+
+    def summary(g: pd.DataFrame) -> dict:
         prob = g["probability"].to_numpy(dtype=float)
-        summary = classification_summary(
+        return classification_summary(
             g["label"].to_numpy(dtype=int),
             g["score"].to_numpy(dtype=float),
             y_prob=None if np.isnan(prob).all() else prob,
             top_k=top_k,
+            ece_bins=ece_bins,
         )
-        rows += [{"model": model, "test_week": week, "metric": k, "value": v} for k, v in summary.items()]
-    table = pd.DataFrame(rows, columns=["model", "test_week", "metric", "value"])
+
+    for (model, week), g in predictions.groupby(["model", "test_week"], sort=True):
+        rows += [{"model": model, "test_week": week, "scope": "test_week", "metric": k, "value": v} for k, v in summary(g).items()]
+    table = pd.DataFrame(rows, columns=columns)
     if table.empty:
         return table
     means = table.groupby(["model", "metric"], sort=True)["value"].mean().reset_index()
     means["test_week"] = None
-    return pd.concat([table, means[table.columns]], ignore_index=True)
+    means["scope"] = "mean"
+    pooled = []
+    for model, g in predictions.groupby("model", sort=True):
+        s = summary(g)
+        keep = ("n", "positives", "base_rate", "roc_auc", "pr_auc", "brier", "brier_skill", "ece")
+        pooled += [{"model": model, "test_week": None, "scope": "pooled", "metric": k, "value": s[k]} for k in keep if k in s]
+    return pd.concat([table, means[columns], pd.DataFrame(pooled, columns=columns)], ignore_index=True)
+
+
+def weekly_metric(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One metric per test week (rows) and model (columns)."""
+    weekly = metrics[(metrics["scope"] == "test_week") & (metrics["metric"] == metric)]
+    return weekly.pivot(index="test_week", columns="model", values="value")
 
 
 def summary_wide(metrics: pd.DataFrame) -> pd.DataFrame:
     """Mean over test weeks, one row per model, one column per metric."""
-    means = metrics[metrics["test_week"].isna()]
+    means = metrics[metrics["scope"] == "mean"]
     return means.pivot(index="model", columns="metric", values="value")

@@ -12,6 +12,21 @@ from dataclasses import asdict, dataclass, field
 from wmp_pipeline.harm import DEFAULT_THRESHOLDS, DEFAULT_WINDOWS, BandThresholds, HarmWindows
 
 
+#: every model the pipeline can serve, simplest first
+CANDIDATES = ("harm_score", "logistic", "xgboost")
+#: the tie-break metric of the champion choice
+TIEBREAK_METRIC = "roc_auc"
+
+
+def horizon_in_words(horizon_days: int) -> str:
+    """``365`` -> ``"12 months (365 days)"``; other horizons in weeks."""
+    if horizon_days in (365, 366):
+        return f"12 months ({horizon_days} days)"
+    if horizon_days % 7 == 0:
+        return f"{horizon_days // 7} weeks"
+    return f"{horizon_days} days (about {horizon_days / 7:.0f} weeks)"
+
+
 def _default_xgb_params() -> dict:
     return {
         "n_estimators": 400,
@@ -73,8 +88,24 @@ class IomConfig:
 
     #: caseloads offender managers can take (precision / recall at k)
     top_k: tuple[int, ...] = (100, 250, 500)
-    #: caseload defining the operating threshold of the fairness audit
+    #: the operating list size: the caseload a week's list is read at. The
+    #: champion is chosen by precision at this size, the operating point
+    #: (sensitivity, precision, number flagged) and the fairness audit's
+    #: threshold are stated at it
     operating_top_k: int = 250
+
+    #: the candidates each retraining compares, simplest first: the order is
+    #: the tie-break "a win within noise keeps the simpler model"
+    candidates: tuple[str, ...] = ("harm_score", "logistic", "xgboost")
+    #: paired bootstrap over test weeks: draws, and the share of draws in which
+    #: a more complex candidate must beat a simpler one to count as a win
+    bootstrap_draws: int = 2000
+    win_confidence: float = 0.95
+    #: equal-count bins of the expected calibration error
+    ece_bins: int = 10
+    #: groups (fairness attributes, areas) with fewer people than this are
+    #: suppressed in analyst-facing tables, the model card and the briefing
+    min_reported_group_size: int = 10
 
     #: DuckDB memory limit for the IOM steps (its buffer pool otherwise grows
     #: to most of the machine while the snapshots are built)
@@ -83,6 +114,28 @@ class IomConfig:
     xgb_params: dict = field(default_factory=_default_xgb_params)
     logistic_c: float = 1.0
     seed: int = 20211101
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.candidates) - set(CANDIDATES))
+        if unknown or not self.candidates:
+            raise ValueError(f"IOM candidates must be some of {CANDIDATES}, got {self.candidates}")
+        if self.operating_top_k <= 0:
+            raise ValueError(f"operating_top_k must be positive, got {self.operating_top_k}")
+        if self.operating_top_k not in self.top_k:
+            # the champion is chosen by precision at the operating size: it must be measured
+            object.__setattr__(self, "top_k", tuple(sorted(set(self.top_k) | {self.operating_top_k})))
+        if not 0.5 <= self.win_confidence < 1:
+            raise ValueError(f"win_confidence must be in [0.5, 1), got {self.win_confidence}")
+
+    @property
+    def horizon_weeks(self) -> int:
+        """The outcome horizon in whole weeks (365 days = 52 weeks and a day)."""
+        return self.windows.horizon_days // 7
+
+    @property
+    def primary_metric(self) -> str:
+        """The metric the champion is chosen by: precision in the operating list."""
+        return f"precision_at_{self.operating_top_k}"
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -43,10 +43,13 @@ BASE_MEASURES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Feature:
+    """One snapshot feature and the words its value is given in."""
+
     name: str
     #: words for a value; ``{v}`` is the formatted value
     describe: str
     #: ``count``, ``harm``, ``days``, ``years`` or ``ratio``: how to format it
+    #: (``years`` are ages, given in words as their age band, never exactly)
     kind: str = "count"
     #: ``window`` (sum of ``measure`` over days ``[d - start_days, d - end_days)``,
     #: all history when ``start_days`` is None), ``decay`` (sum of ``measure``
@@ -63,6 +66,28 @@ class Feature:
     tau_days: float | None = None
     #: words when the value is missing (e.g. never charged with violence)
     describe_missing: str = "not known"
+
+
+#: upper bounds (exclusive) of the age bands, and their labels; the last band is open
+AGE_BANDS: tuple[tuple[float, str], ...] = ((18, "under 18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "45-54"))
+OLDEST_AGE_BAND = "55+"
+UNKNOWN_AGE_BAND = "unknown"
+
+
+def age_band(age: float | None) -> str:
+    """The age band of an age in years (the fairness audit's bands; reasons never give an exact age)."""
+    if age is None or age != age:
+        return UNKNOWN_AGE_BAND
+    for upper, label in AGE_BANDS:
+        if age < upper:
+            return label
+    return OLDEST_AGE_BAND
+
+
+def age_band_sql(column: str) -> str:
+    """:func:`age_band` as a SQL expression over ``column``."""
+    cases = " ".join(f"when {column} < {upper:g} then '{label}'" for upper, label in AGE_BANDS)
+    return f"case when {column} is null then '{UNKNOWN_AGE_BAND}' {cases} else '{OLDEST_AGE_BAND}' end"
 
 
 def offence_groups(reference_csv: Path | str = REFERENCE_OFFENCE_CODES) -> list[str]:
@@ -192,7 +217,7 @@ def feature_catalogue(
         Feature("age_at_snapshot", "aged {v}", "years", source="sql", sql="age_at_week", describe_missing="age not known"),
     ]
     if cap is None:
-        out.append(Feature("age_at_first_charge", "first charged at age {v}", "years", source="sql",
+        out.append(Feature("age_at_first_charge", "first charged aged {v}", "years", source="sql",
                            sql="age_at_week - (week - first_charge_date) / 365.25", describe_missing="age not known"))
     out += [
         Feature(f"n_co_defendants_{longest}", f"{{v}} different people charged alongside them {longest_words}",
@@ -239,7 +264,7 @@ def format_value(feature: Feature, value: float) -> str:
     if feature.kind in ("count", "days", "harm"):
         return f"{value:,.0f}"
     if feature.kind == "years":
-        return f"{value:.0f}"
+        return age_band(value)
     return f"{value:.1f}"
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from wmp_pipeline.harm import BAND_LABELS
-from wmp_pipeline.iom.config import IomConfig
+from wmp_pipeline.iom.champion import LABELS
+from wmp_pipeline.iom.config import IomConfig, horizon_in_words
 from wmp_pipeline.iom.features import Feature
 from wmp_pipeline.markdown import markdown_table
 
@@ -27,6 +28,86 @@ def _feature_summary(features: list[Feature]) -> str:
     return "\n".join(lines)
 
 
+#: the published figures the operating point is set beside, and how their definitions differ
+PUBLISHED_FIGURES = (
+    ("West Midlands Police IOM (published)", "sensitivity 75%",
+     "share of the people who went on to cause high harm that the IOM process had identified; the cohort, the "
+     "harm definition and the period are the force's, not this model's list of a fixed size each week"),
+    ("Avon and Somerset offender model (published)", "precision 0.755, recall 0.339",
+     "a different force, population and outcome (its own definition of high harm and horizon), with the cut-off "
+     "chosen by that force; not a list of a fixed size among people who are not yet high harm"),
+)
+
+
+def _num(value, digits: int = 3) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if v != v else f"{v:.{digits}f}"
+
+
+def selection_markdown(selection: dict, calibration: dict) -> str:
+    """The champion paragraph: who serves, by what margin over whom, and its calibration."""
+    if not selection:
+        return "_no champion choice recorded (a model trained before the champion choice)_"
+    champion, runner = selection.get("champion"), selection.get("runner_up")
+    metric = selection.get("primary_metric", "")
+    primary = selection.get("primary", {})
+    lines = [
+        f"**Served model (champion): {LABELS.get(champion, champion)}** (`{champion}`), chosen by mean {metric.replace('_', ' ')} "
+        f"over {selection.get('n_weeks', 0)} rolling-origin test weeks (tie-break {selection.get('tiebreak_metric', 'roc_auc').replace('_', ' ')}).",
+    ]
+    if runner:
+        lines.append(
+            f"Runner-up: {LABELS.get(runner, runner)} (`{runner}`). Margin (champion minus runner-up, {metric.replace('_', ' ')}): "
+            f"{_num(selection.get('margin'), 4)} (90% paired bootstrap interval over test weeks {_num(selection.get('margin_low'), 4)} "
+            f"to {_num(selection.get('margin_high'), 4)}); the champion was ahead in {_num(100 * float(selection.get('win_share') or float('nan')), 0)}% of draws."
+        )
+    lines.append(f"Why: {selection.get('reason', '')}.")
+    table = "| candidate | " + metric.replace("_", " ") + " | " + selection.get("tiebreak_metric", "roc_auc").replace("_", " ") + " |\n|---|---|---|\n"
+    for name, value in sorted(primary.items(), key=lambda kv: -kv[1]):
+        table += f"| {name}{' (served)' if name == champion else ''} | {_num(value, 4)} | {_num(selection.get('tiebreak', {}).get(name), 4)} |\n"
+    for name, why in (selection.get("excluded") or {}).items():
+        table += f"| {name} (not compared: {why}) | – | – |\n"
+    ece = calibration.get("ece")
+    goal = calibration.get("ece_goal", 0.01)
+    cal = (
+        f"Calibration of the served model, all test weeks pooled: expected calibration error **{_num(ece, 4)}** "
+        f"(goal at most {goal:g}: {'met' if ece is not None and ece == ece and ece <= goal else 'not met'}), "
+        f"Brier skill against the base rate **{_num(calibration.get('brier_skill'), 3)}**. Per test week: `ece` and "
+        "`brier_skill` rows of `iom_model_metrics`."
+    )
+    return "\n".join(lines) + "\n\n" + table + "\n" + cal
+
+
+def operating_markdown(operating: pd.DataFrame | None, list_size: int, horizon: str) -> str:
+    """The operating point at the list size, pooled over the test weeks, beside the published figures."""
+    if operating is None or len(operating) == 0:
+        return "_not available_"
+    rows = operating.copy()
+    def interval(r, name):
+        return f"{_num(r[name], 3)} ({_num(r[name + '_low'], 3)} to {_num(r[name + '_high'], 3)})"
+    lines = ["| group | flagged (person-weeks) | escalations | sensitivity (95% CI) | precision (95% CI) |", "|---|---|---|---|---|"]
+    for r in rows.to_dict(orient="records"):
+        label = "everyone" if r["attribute"] == "all" else f"{r['attribute']} = {r['group']}"
+        if r.get("suppressed"):
+            lines.append(f"| {label} | suppressed (fewer than the minimum group size) | | | |")
+            continue
+        lines.append(f"| {label} | {_num(r['n_flagged'], 0)} | {_num(r['positives'], 0)} | {interval(r, 'sensitivity')} | {interval(r, 'precision')} |")
+    published = "\n".join(f"- {name}: {figure}. Differs: {how}." for name, figure, how in PUBLISHED_FIGURES)
+    return (
+        f"Each test week the {list_size} eligible people with the highest scores are flagged; pooled over the test weeks, "
+        f"**sensitivity** is the share of everyone who reached high harm within {horizon} who had been flagged, "
+        f"**precision** the share of those flagged who did. Intervals are Wilson 95% intervals over person-weeks "
+        f"(a person flagged in several weeks counts each week, so they are somewhat too narrow). Groups are the served "
+        f"list broken down; groups smaller than the minimum size are suppressed.\n\n" + "\n".join(lines)
+        + "\n\nBeside the published figures:\n\n" + published
+        + "\n\nA list of a fixed size each week cannot reach a sensitivity of 75% when the week's escalations far "
+        "outnumber the list: sensitivity here grows with the list size, precision falls."
+    )
+
+
 def write_model_card(
     cards_dir: Path,
     metadata: dict,
@@ -36,6 +117,7 @@ def write_model_card(
     config: IomConfig,
     calibration_png: bytes | None = None,
     lift_png: bytes | None = None,
+    operating: pd.DataFrame | None = None,
 ) -> Path:
     """Write the card and return its path. ``summary``: mean metrics per model (rows) and metric (columns)."""
     cards_dir = Path(cards_dir)
@@ -51,7 +133,7 @@ def write_model_card(
 
     t = config.thresholds
     w = config.windows
-    metric_cols = [c for c in ["roc_auc", "pr_auc", "brier"] + [f"precision_at_{k}" for k in config.top_k] + [f"recall_at_{k}" for k in config.top_k] if c in summary.columns]
+    metric_cols = [c for c in ["roc_auc", "pr_auc", "brier", "brier_skill", "ece"] + [f"precision_at_{k}" for k in config.top_k] + [f"recall_at_{k}" for k in config.top_k] if c in summary.columns]
     metrics_md = markdown_table(summary[metric_cols].reset_index()) if len(summary) else "_no test week could be evaluated_"
     fair_cols = ["attribute", "group", "n", "base_rate", "selection_rate", "fpr", "fnr", "ppv", "auc", "mean_score", "flags"]
     fairness_md = (
@@ -60,7 +142,16 @@ def write_model_card(
         else "_not available_"
     )
 
-    if config.boost_from_logistic:
+    kind = metadata.get("model_kind", "xgboost")
+    horizon = horizon_in_words(w.horizon_days)
+    if kind == "logistic":
+        model_text = (
+            "Regularised (L2) logistic regression on the signed log of counts and harm, 'never' days set to ten "
+            "years, standardised (coefficients and transform in model.json)."
+        )
+    elif kind == "harm_score":
+        model_text = "Ranking by the current harm score (nothing fitted but the probability calibration)."
+    elif config.boost_from_logistic:
         model_text = (
             "xgboost gradient-boosted trees boosted from a regularised logistic regression's log-odds "
             "(xgboost base margin): the linear part carries the smooth additive risk, the trees the "
@@ -69,7 +160,7 @@ def write_model_card(
         )
     else:
         model_text = "xgboost gradient-boosted trees (parameters in metadata.json)."
-    if config.monotone:
+    if config.monotone and kind == "xgboost":
         model_text += (
             " The trees are monotone: more charges, more harm or more recent activity never lower a score, "
             "more days since the last charge never raise it (age, career length and trends are left free)."
@@ -81,6 +172,16 @@ def write_model_card(
 
 Trained for the week of **{metadata['trained_for']}** at {metadata.get('trained_at', '')}.
 Training data sha256: `{metadata['training_data_sha256']}`.
+Served model: **{LABELS.get(kind, kind)}**. Horizon: the probability of reaching high harm
+within **{horizon}** (`horizon_weeks` = {config.horizon_weeks} in every score and metric row).
+
+## Champion by backtest
+
+{selection_markdown(metadata.get('selection', {}), metadata.get('calibration', {}))}
+
+## Operating point: the list of {config.operating_top_k} a week
+
+{operating_markdown(operating, config.operating_top_k, horizon)}
 
 ## Intended use and users
 
@@ -137,14 +238,17 @@ test separated by the {w.horizon_days}-day horizon). Means over test weeks:
 
 {metrics_md}
 
-`harm_score` ranks by the current harm score (no probability, so no Brier score).
+`harm_score` ranks by the current harm score; like the other candidates its score is calibrated
+on the held-out later slice, so it has a Brier score and a calibration error too. `ece` is the expected
+calibration error over {config.ece_bins} equal-count bins; `brier_skill` is 1 - Brier / (base rate x (1 - base rate)).
 
 {images}
-## Fairness audit (test weeks, xgboost, operating point = top {config.operating_top_k} a week)
+## Fairness audit (test weeks, served model, operating point = top {config.operating_top_k} a week)
 
 Threshold on the calibrated probability: {metadata.get('operating_threshold', float('nan')):.4f}.
 Flags (tolerance in docs/iom.md) are prompts for review, not verdicts:
-selection-rate differences follow base-rate differences.
+selection-rate differences follow base-rate differences. Groups of fewer than
+{config.min_reported_group_size} people are suppressed.
 
 {fairness_md}
 

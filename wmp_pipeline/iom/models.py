@@ -11,6 +11,9 @@
 - :class:`LogisticEscalationModel`: the transparent baseline on the same
   features: signed log transform of counts and harm, "never" days filled
   with ten years, standardised, L2-regularised logistic regression.
+- :class:`HarmRankModel`: the simplest candidate, ranking by the current
+  harm score (``log1p`` of it, the same order); nothing to fit but its
+  calibrator.
 - :class:`Calibrator`: maps a model's raw score to a probability, fitted on
   a held-out, *later* slice of the training window (isotonic by default,
   Platt scaling as the option). Training negatives are downsampled, so raw
@@ -192,6 +195,11 @@ class LogisticEscalationModel:
         """``(coefficient * standardised value per feature, intercept)``: they sum to the log-odds."""
         return self.prep.transform(X) * self.coef, self.intercept
 
+    def contribution_matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """:meth:`contributions` as one array, the intercept as the last (bias) column, like xgboost's."""
+        linear, intercept = self.contributions(X)
+        return np.column_stack([linear, np.full(len(X), intercept)])
+
     def to_dict(self) -> dict:
         return {
             "features": [f.name for f in self.features],
@@ -215,6 +223,38 @@ class LogisticEscalationModel:
         model.coef = np.asarray(data["coef"], dtype=float)
         model.intercept = float(data["intercept"])
         return model
+
+
+class HarmRankModel:
+    """Rank by the current harm score: the simplest candidate the champion is chosen from.
+
+    Its score is ``log1p(harm_score)`` (the same order as the harm score, on a
+    log scale like the others' log-odds); its single reason is the harm
+    score itself.
+    """
+
+    name = "harm_score"
+
+    def __init__(self, feature_names: list[str]):
+        self.feature_names = list(feature_names)
+
+    def fit(self, X: pd.DataFrame, y=None, sample_weight=None) -> HarmRankModel:
+        if "harm_score" not in X.columns:
+            raise ValueError("the harm-rank model needs the harm_score column")
+        return self
+
+    def score(self, X: pd.DataFrame) -> np.ndarray:
+        return np.log1p(np.clip(X["harm_score"].to_numpy(dtype=float), 0.0, None))
+
+    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+        """All of the score on the ``harm_score`` feature (zeros when the catalogue lacks it), bias 0."""
+        out = np.zeros((len(X), len(self.feature_names) + 1))
+        if "harm_score" in self.feature_names:
+            out[:, self.feature_names.index("harm_score")] = self.score(X)
+        return out
+
+    def to_dict(self) -> dict:
+        return {"model": "harm_score", "feature_names": self.feature_names}
 
 
 class Calibrator:

@@ -7,11 +7,19 @@ returns a person identifier.
 
 Tables written (working database):
 
-- ``iom_snapshots``: snapshot features (person_id; not published);
+- ``iom_snapshots``: the forecast week's snapshot features (person_id; not published);
+- ``iom_training_snapshots``: the training and test weeks' snapshots, built
+  when a retraining is due (person_id; not published);
 - ``iom_backtest_predictions``: the newest training run's rolling-origin test
   predictions (person_id; not published; read by the fairness audit and by
   ``python -m wmp_pipeline.iom.evaluate_truth``);
-- ``iom_model_metrics``: metrics per run, model and test week (analyst);
+- ``iom_model_metrics``: metrics per run, model and test week, their means and
+  pooled values (analyst);
+- ``iom_model_selection``: one row per retraining: the champion, its margin
+  over the runner-up, calibration and operating point, or why the previous
+  model kept serving (analyst);
+- ``iom_operating_point``: the served model's operating point at the list
+  size, overall and per group, small groups suppressed (analyst);
 - ``iom_fairness_audit``: the audit per run and group (analyst);
 - ``iom_risk_scores`` and ``restricted_person_keys`` (see :mod:`.scoring`).
 """
@@ -25,24 +33,17 @@ from datetime import date, datetime, timezone
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from wmp_pipeline import tables, warehouse
 from wmp_pipeline.iom import artifacts
 from wmp_pipeline.iom.audit import audit_predictions
-from wmp_pipeline.iom.backtest import (
-    choose_test_weeks,
-    fit_models,
-    metrics_table,
-    rolling_origin,
-    summary_wide,
-    training_positions,
-)
+from wmp_pipeline.iom.backtest import choose_test_weeks
 from wmp_pipeline.iom.config import DEFAULT_CONFIG, IomConfig
 from wmp_pipeline.iom.features import Feature, feature_catalogue
 from wmp_pipeline.iom.model_card import write_model_card
 from wmp_pipeline.iom.plots import calibration_png, lift_png
 from wmp_pipeline.iom.scoring import score_week, write_scores
+from wmp_pipeline.iom.training import TrainingFailed, TrainingOutcome, evaluate_and_select, training_decision
 from wmp_pipeline.iom.snapshots import (
     AUDIT_COLUMNS,
     build_snapshots,
@@ -54,22 +55,30 @@ from wmp_pipeline.progress import Progress
 from wmp_pipeline.settings import Settings
 
 SNAPSHOTS = tables.IOM_SNAPSHOTS
+TRAINING_SNAPSHOTS = tables.IOM_TRAINING_SNAPSHOTS
 BACKTEST = tables.IOM_BACKTEST_PREDICTIONS
 METRICS = tables.IOM_MODEL_METRICS
 FAIRNESS = tables.IOM_FAIRNESS_AUDIT
+SELECTION = tables.IOM_MODEL_SELECTION
+OPERATING_POINT = tables.IOM_OPERATING_POINT
+#: the goal on the served model's pooled expected calibration error (issue 18)
+ECE_GOAL = 0.01
 
 METRICS_DDL = f"""
 create table if not exists {METRICS} (
     run_id varchar not null,
     model varchar not null,
     test_week date,
+    scope varchar,
     metric varchar not null,
     value double,
+    horizon_weeks integer,
     model_version varchar not null,
     forecast_date date not null,
     created_at timestamp not null
 )
 """
+METRICS_COLUMNS = ["run_id", "model", "test_week", "scope", "metric", "value", "horizon_weeks", "model_version", "forecast_date", "created_at"]
 
 
 def features_for(config: IomConfig) -> list[Feature]:
@@ -111,8 +120,9 @@ def latest_week(con) -> date | None:
     return con.execute("select max(week) from iom_offender_week").fetchall()[0][0]
 
 
-def run_snapshots(con, forecast_date: date, config: IomConfig = DEFAULT_CONFIG, with_training: bool = True, log=None) -> SnapshotResult:
-    """Build ``iom_snapshots``: the forecast week, plus the training and test weeks when asked."""
+def run_snapshots(con, forecast_date: date, config: IomConfig = DEFAULT_CONFIG, with_training: bool = False, log=None) -> SnapshotResult:
+    """Build the forecast week into ``iom_snapshots``, or (``with_training``) the training and test
+    weeks with it into ``iom_training_snapshots`` (what a retraining fits and backtests on)."""
     start = time.monotonic()
     limit_memory(con, config)
     newest = latest_week(con)
@@ -129,6 +139,7 @@ def run_snapshots(con, forecast_date: date, config: IomConfig = DEFAULT_CONFIG, 
         test_weeks = choose_test_weeks(weeks, forecast_date, config)
     else:
         weeks = [forecast_date]
+    table = TRAINING_SNAPSHOTS if with_training else SNAPSHOTS
     with Progress("iom snapshots", total=9, log=log) as progress:
         rows = build_snapshots(
             con,
@@ -137,11 +148,11 @@ def run_snapshots(con, forecast_date: date, config: IomConfig = DEFAULT_CONFIG, 
             full_weeks=sorted(set(test_weeks) | {forecast_date}),
             negative_rate=config.negative_sample_rate,
             config=config,
-            table=SNAPSHOTS,
+            table=table,
             progress=progress,
         )
     counts = con.execute(
-        f"select count(*) filter (where week = ?), count(label), coalesce(sum(label), 0) from {SNAPSHOTS}",
+        f"select count(*) filter (where week = ?), count(label), coalesce(sum(label), 0) from {table}",
         [forecast_date],
     ).fetchall()[0]
     return SnapshotResult(
@@ -157,14 +168,20 @@ def run_snapshots(con, forecast_date: date, config: IomConfig = DEFAULT_CONFIG, 
     )
 
 
-def snapshot_weeks(con) -> list[date]:
-    if not table_exists(con, SNAPSHOTS):
+def snapshot_weeks(con, table: str = SNAPSHOTS) -> list[date]:
+    if not table_exists(con, table):
         return []
-    return [r[0] for r in con.execute(f"select distinct week from {SNAPSHOTS} order by week").fetchall()]
+    return [r[0] for r in con.execute(f"select distinct week from {table} order by week").fetchall()]
 
 
-def load_snapshots(con, features: list[Feature], where: str = "true", params: list | None = None) -> pd.DataFrame:
-    """Snapshot rows as a DataFrame, features as one float32 block.
+def eligible_in_offender_week(con, forecast_date: date) -> int:
+    return int(con.execute("select count(*) from iom_offender_week where week = ? and is_eligible", [forecast_date]).fetchall()[0][0])
+
+
+def load_snapshots(
+    con, features: list[Feature], where: str = "true", params: list | None = None, table: str = SNAPSHOTS
+) -> pd.DataFrame:
+    """Snapshot rows of ``table`` as a DataFrame, features as one float32 block.
 
     Read in chunks into one preallocated float32 array that becomes the
     DataFrame's feature block without a copy: converting the whole result at
@@ -174,9 +191,9 @@ def load_snapshots(con, features: list[Feature], where: str = "true", params: li
     names = [f.name for f in features]
     other = ["person_id", "week", "band", "label", "in_training_sample", "sample_weight", *AUDIT_COLUMNS]
     params = params or []
-    n = con.execute(f"select count(*) from {SNAPSHOTS} where {where}", params).fetchall()[0][0]
+    n = con.execute(f"select count(*) from {table} where {where}", params).fetchall()[0][0]
     feature_cols = ", ".join(f"cast({name} as float) as {name}" for name in names)
-    result = con.execute(f"select {', '.join(other)}, {feature_cols} from {SNAPSHOTS} where {where}", params)
+    result = con.execute(f"select {', '.join(other)}, {feature_cols} from {table} where {where}", params)
     values = np.empty((n, len(names)), dtype=np.float32)
     parts, filled = [], 0
     while filled < n:
@@ -215,15 +232,33 @@ class TrainingResult:
     model_card: str | None = None
     n_training_rows: int = 0
     timings: dict = field(default_factory=dict)
+    #: the champion choice of the served model (its metadata's, when an older model keeps serving)
+    selection: dict = field(default_factory=dict)
+    #: served model's calibration and operating point (``operating`` holds the groups too)
+    calibration: dict = field(default_factory=dict)
+    operating: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: retraining was due but failed: the previous model keeps serving (``reason`` says why)
+    kept_previous: bool = False
 
 
 def _write_table(con, name: str, frame: pd.DataFrame, replace_where: str | None = None, params: list | None = None) -> None:
-    """Create ``name`` from ``frame`` if missing, else delete ``replace_where`` rows and append.
+    """Create ``name`` from ``frame`` if missing, else add its new columns, delete ``replace_where`` rows and append.
 
     An empty frame creates nothing (its column types would be unknown) but
     still clears the ``replace_where`` rows.
     """
     warehouse.replace_rows(con, name, frame, replace_where, params, create_when_empty=False)
+
+
+def prepare_training_frame(con, forecast_date: date, features: list[Feature], config: IomConfig, log=None) -> tuple[pd.DataFrame, list[date], dict]:
+    """Build the training and test snapshots of ``forecast_date`` and load them."""
+    timings: dict[str, float] = {}
+    result = run_snapshots(con, forecast_date, config, with_training=True, log=log)
+    timings["snapshots_s"] = result.seconds
+    t = time.monotonic()
+    frame = load_snapshots(con, features, table=TRAINING_SNAPSHOTS)
+    timings["load_s"] = time.monotonic() - t
+    return frame, result.test_weeks, timings
 
 
 def run_training(
@@ -235,62 +270,86 @@ def run_training(
     run_id: str | None = None,
     log=None,
 ) -> TrainingResult:
-    """Retrain (rolling-origin backtest + production model + card) when due, else reuse the newest model."""
-    features = features_for(config)
-    names = [f.name for f in features]
-    newest = artifacts.newest_model(settings.artifacts_dir, on_or_before=forecast_date, features=features)
-    due, reason = artifacts.retraining_due(newest, forecast_date, config.retrain_every_weeks, names)
-    if force:
-        due, reason = True, "retraining forced"
-    if not due:
-        return TrainingResult(False, reason, newest.version, newest.trained_for)
+    """Retrain when due (backtest, champion, model, card, tables), else reuse the newest model.
 
-    timings: dict[str, float] = {}
+    When retraining is due but fails (too little history, a candidate that
+    does not fit), the newest model keeps serving: the failure is recorded
+    in ``iom_model_selection`` and returned with ``kept_previous``. With no
+    model to fall back on, :class:`~.training.TrainingFailed` is raised.
+    """
+    features = features_for(config)
+    decision = training_decision(settings.artifacts_dir, forecast_date, features, config, force)
+    if not decision.due:
+        return TrainingResult(False, decision.reason, decision.newest.version, decision.newest.trained_for,
+                              selection=decision.newest.metadata.get("selection", {}))
     t0 = time.monotonic()
     limit_memory(con, config)
-    weeks = snapshot_weeks(con)
-    if len(weeks) < 3 or max(weeks) != forecast_date:
-        result = run_snapshots(con, forecast_date, config, with_training=True, log=log)
-        timings["snapshots_s"] = result.seconds
-        weeks = snapshot_weeks(con)
-    test_weeks = choose_test_weeks(weeks, forecast_date, config)
-
-    t = time.monotonic()
-    frame = load_snapshots(con, features)
-    timings["load_s"] = time.monotonic() - t
-
     run_id = run_id or uuid.uuid4().hex[:12]
-    with threadpool_limits(limits=1, user_api="blas"):
-        t = time.monotonic()
-        with Progress("iom rolling-origin backtest", total=len(test_weeks), log=log) as progress:
-            predictions, origins = rolling_origin(frame, test_weeks, features, config, progress=progress)
-        timings["backtest_s"] = time.monotonic() - t
+    frame, test_weeks, timings = prepare_training_frame(con, forecast_date, features, config, log)
+    try:
+        outcome = evaluate_and_select(frame, test_weeks, features, config, forecast_date, log)
+    except TrainingFailed as exc:
+        if decision.newest is None:
+            raise
+        return keep_previous_model(con, decision.newest, forecast_date, str(exc), run_id, config)
+    outcome.timings.update(timings)
+    result = write_training(con, settings, frame, outcome, features, config, forecast_date, run_id, decision.reason)
+    result.timings["total_s"] = time.monotonic() - t0
+    return result
 
-        t = time.monotonic()
-        train_pos = training_positions(frame, forecast_date, config)
-        try:
-            fitted = fit_models(frame, features, config, train_pos)
-        except ValueError as exc:
-            need_days = config.min_history_days + config.windows.horizon_days + 3 * 7 * config.snapshot_stride_weeks
-            raise ValueError(
-                f"cannot train the IOM model for {forecast_date}: {exc}. A snapshot's outcome is complete a "
-                f"{config.windows.horizon_days}-day horizon after it, and the first snapshot comes "
-                f"{config.min_history_days} days after the first charge in the data, so training needs charges "
-                f"over at least {need_days} days (about {need_days / 365.25:.1f} years) before the week scored"
-            ) from exc
-        timings["final_fit_s"] = time.monotonic() - t
 
+def _selection_row(run_id: str, forecast_date: date, status: str, version: str, selection: dict, calibration: dict,
+                   overall: dict, config: IomConfig, message: str, now: str) -> pd.DataFrame:
+    champion = selection.get("champion")
+    return pd.DataFrame([{
+        "run_id": run_id,
+        "forecast_date": forecast_date,
+        "status": status,
+        "served_model": champion,
+        "served_model_version": version,
+        "runner_up": selection.get("runner_up"),
+        "leader": selection.get("leader"),
+        "primary_metric": selection.get("primary_metric"),
+        "champion_value": (selection.get("primary") or {}).get(champion),
+        "runner_up_value": (selection.get("primary") or {}).get(selection.get("runner_up")),
+        "margin": selection.get("margin"),
+        "margin_low": selection.get("margin_low"),
+        "margin_high": selection.get("margin_high"),
+        "kept_simpler": selection.get("kept_simpler"),
+        "n_test_weeks": selection.get("n_weeks"),
+        "ece": calibration.get("ece"),
+        "brier_skill": calibration.get("brier_skill"),
+        "list_size": config.operating_top_k,
+        "n_flagged": overall.get("n_flagged"),
+        "sensitivity": overall.get("sensitivity"),
+        "sensitivity_low": overall.get("sensitivity_low"),
+        "sensitivity_high": overall.get("sensitivity_high"),
+        "precision": overall.get("precision"),
+        "precision_low": overall.get("precision_low"),
+        "precision_high": overall.get("precision_high"),
+        "horizon_weeks": config.horizon_weeks,
+        "message": message,
+        "created_at": pd.Timestamp(now).tz_localize(None),
+    }])
+
+
+def write_training(
+    con, settings: Settings, frame: pd.DataFrame, outcome: TrainingOutcome, features: list[Feature], config: IomConfig,
+    forecast_date: date, run_id: str, reason: str,
+) -> TrainingResult:
+    """Save the champion, its card and the run's tables."""
+    names = [f.name for f in features]
+    train_pos = outcome.train_positions
     data_sha = artifacts.training_data_sha256(frame, ["person_id", "week", "label"] + names, train_pos)
     train = frame.iloc[train_pos][["week", "label"]]
     version = artifacts.model_version(forecast_date, data_sha)
-    metrics = metrics_table(predictions, config.top_k)
-    summary = summary_wide(metrics) if len(metrics) else pd.DataFrame()
-    fairness, threshold = audit_predictions(predictions, config.operating_top_k) if len(predictions) else (pd.DataFrame(), float("nan"))
-    cal_png = calibration_png(predictions) if len(predictions) else None
-    gains_png = lift_png(predictions, config.top_k) if len(predictions) else None
-
+    served = outcome.predictions[outcome.predictions["served"]]
+    cal_png = calibration_png(outcome.predictions)
+    gains_png = lift_png(outcome.predictions, config.top_k)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     train_weeks = sorted(train["week"].unique())
+    selection = outcome.selection.as_dict()
+    calibration = {"ece": outcome.ece, "brier_skill": outcome.brier_skill, "ece_goal": ECE_GOAL}
     metadata = {
         "version": version,
         "trained_for": forecast_date.isoformat(),
@@ -298,49 +357,88 @@ def run_training(
         "run_id": run_id,
         "training_data_sha256": data_sha,
         "training_window": {"first_week": str(train_weeks[0]), "last_week": str(train_weeks[-1])},
-        "fit_weeks": [str(fitted.fit_weeks[0]), str(fitted.fit_weeks[1])],
-        "calibration_weeks": [str(fitted.calibration_weeks[0]), str(fitted.calibration_weeks[1])],
+        "fit_weeks": [str(outcome.fit_weeks[0]), str(outcome.fit_weeks[1])],
+        "calibration_weeks": [str(outcome.calibration_weeks[0]), str(outcome.calibration_weeks[1])],
         "n_training_rows": int(len(train)),
         "n_training_positives": int(train["label"].sum()),
         "feature_names": names,
         "xgb_params": config.xgb_params,
         "seed": config.seed,
         "config": config.as_dict(),
-        "n_test_weeks": int((origins["status"] == "tested").sum()) if len(origins) else 0,
-        "test_weeks": [str(w) for w in test_weeks],
-        "mean_test_metrics": summary.to_dict(orient="index") if len(summary) else {},
-        "operating_threshold": threshold,
+        "horizon_weeks": config.horizon_weeks,
+        "n_test_weeks": int((outcome.origins["status"] == "tested").sum()) if len(outcome.origins) else 0,
+        "test_weeks": [str(w) for w in sorted(served["test_week"].unique())],
+        "mean_test_metrics": outcome.summary.to_dict(orient="index"),
+        "selection": selection,
+        "calibration": calibration,
+        "operating_point": outcome.overall,
+        "operating_threshold": outcome.threshold,
     }
-    saved = artifacts.save_model(settings.artifacts_dir, fitted.xgb, fitted.xgb_calibrator, metadata)
+    saved = artifacts.save_model(settings.artifacts_dir, outcome.served.model, outcome.served.calibrator, metadata)
     card = write_model_card(
-        settings.artifacts_dir / "model_cards", metadata, summary, fairness, features, config, cal_png, gains_png
+        settings.artifacts_dir / "model_cards", saved.metadata, outcome.summary, outcome.fairness, features, config, cal_png,
+        gains_png, operating=outcome.operating,
     )
-
-    # tables: newest backtest predictions (restricted), metrics history, audit
-    preds_out = predictions.assign(run_id=run_id, model_version=version)
-    con.execute(f"drop table if exists {BACKTEST}").fetchall()
-    _write_table(con, BACKTEST, preds_out)
-    metrics_out = metrics.assign(
-        run_id=run_id, model_version=version, forecast_date=forecast_date, created_at=pd.Timestamp(now).tz_localize(None)
-    )
-    metrics_out["test_week"] = pd.to_datetime(metrics_out["test_week"]).dt.date
-    con.execute(METRICS_DDL).fetchall()
-    _write_table(con, METRICS, metrics_out[["run_id", "model", "test_week", "metric", "value", "model_version", "forecast_date", "created_at"]], "run_id = ?", [run_id])
-    timings["total_s"] = time.monotonic() - t0
+    write_training_tables(con, outcome, version, forecast_date, run_id, config, now)
     return TrainingResult(
         retrained=True,
         reason=reason,
         model_version=version,
         trained_for=forecast_date,
         run_id=run_id,
-        summary=summary,
-        origins=origins,
-        fairness=fairness,
+        summary=outcome.summary,
+        origins=outcome.origins,
+        fairness=outcome.fairness,
         calibration_png=cal_png,
         lift_png=gains_png,
         model_card=str(card),
         n_training_rows=int(len(train)),
-        timings=timings,
+        timings=outcome.timings,
+        selection=selection,
+        calibration=calibration,
+        operating=outcome.operating,
+    )
+
+
+def write_training_tables(con, outcome: TrainingOutcome, version: str, forecast_date: date, run_id: str, config: IomConfig, now: str) -> None:
+    """The newest backtest predictions (restricted), the metrics history, the operating point and the selection row."""
+    created = pd.Timestamp(now).tz_localize(None)
+    preds_out = outcome.predictions.assign(run_id=run_id, model_version=version)
+    con.execute(f"drop table if exists {BACKTEST}").fetchall()
+    _write_table(con, BACKTEST, preds_out)
+    metrics_out = outcome.metrics.assign(
+        run_id=run_id, model_version=version, forecast_date=forecast_date, created_at=created, horizon_weeks=config.horizon_weeks
+    )
+    metrics_out["test_week"] = pd.to_datetime(metrics_out["test_week"]).dt.date
+    con.execute(METRICS_DDL).fetchall()
+    _write_table(con, METRICS, metrics_out[METRICS_COLUMNS], "run_id = ?", [run_id])
+    operating = outcome.operating.assign(
+        run_id=run_id, model_version=version, forecast_date=forecast_date, horizon_weeks=config.horizon_weeks
+    )
+    _write_table(con, OPERATING_POINT, operating, "run_id = ?", [run_id])
+    row = _selection_row(run_id, forecast_date, "new_model", version, outcome.selection.as_dict(),
+                         {"ece": outcome.ece, "brier_skill": outcome.brier_skill}, outcome.overall, config,
+                         outcome.selection.reason, now)
+    _write_table(con, SELECTION, row, "run_id = ?", [run_id])
+
+
+def keep_previous_model(con, previous: artifacts.SavedModel, forecast_date: date, message: str, run_id: str, config: IomConfig) -> TrainingResult:
+    """Record that retraining failed and ``previous`` keeps serving (its own champion figures are repeated)."""
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    meta = previous.metadata
+    selection = meta.get("selection") or {"champion": previous.kind}
+    row = _selection_row(run_id, forecast_date, "kept_previous", previous.version, selection, meta.get("calibration", {}),
+                         meta.get("operating_point", {}), config, message, now)
+    _write_table(con, SELECTION, row, "run_id = ?", [run_id])
+    return TrainingResult(
+        retrained=False,
+        reason=f"retraining failed, the model {previous.version} (trained for {previous.trained_for}) keeps serving: {message}",
+        model_version=previous.version,
+        trained_for=previous.trained_for,
+        run_id=run_id,
+        selection=selection,
+        calibration=meta.get("calibration", {}),
+        kept_previous=True,
     )
 
 
@@ -348,7 +446,7 @@ def run_training(
 
 
 def run_fairness(con, config: IomConfig = DEFAULT_CONFIG) -> tuple[pd.DataFrame, str | None]:
-    """Audit the newest backtest predictions into ``iom_fairness_audit`` (replacing that run's rows)."""
+    """Audit the served model's newest backtest predictions into ``iom_fairness_audit`` (replacing that run's rows)."""
     if not table_exists(con, BACKTEST):
         return pd.DataFrame(), None
     preds = con.execute(f"select * from {BACKTEST}").df()
@@ -356,7 +454,10 @@ def run_fairness(con, config: IomConfig = DEFAULT_CONFIG) -> tuple[pd.DataFrame,
         return pd.DataFrame(), None
     run_id = str(preds["run_id"].iloc[0])
     version = str(preds["model_version"].iloc[0])
-    table, _ = audit_predictions(preds, config.operating_top_k)
+    served = preds.loc[preds["served"].astype(bool), "model"] if "served" in preds else pd.Series(["xgboost"])
+    table, _ = audit_predictions(
+        preds, config.operating_top_k, model=str(served.iloc[0]), min_reported_group_size=config.min_reported_group_size
+    )
     table.insert(0, "model_version", version)
     table.insert(0, "run_id", run_id)
     _write_table(con, FAIRNESS, table, "run_id = ?", [run_id])
@@ -370,6 +471,7 @@ def run_fairness(con, config: IomConfig = DEFAULT_CONFIG) -> tuple[pd.DataFrame,
 class ScoringResult:
     forecast_date: date
     model_version: str
+    model_kind: str
     rows: int
     eligible: int
     by_band: dict
@@ -394,11 +496,12 @@ def run_scoring(con, settings: Settings, forecast_date: date, config: IomConfig 
     if forecast_date not in snapshot_weeks(con):
         run_snapshots(con, forecast_date, config, with_training=False)
     rows = load_snapshots(con, features, "week = ?", [forecast_date])
-    scored = score_week(population, rows, saved, features, key, forecast_date)
+    scored = score_week(population, rows, saved, features, key, forecast_date, config.horizon_weeks)
     n = write_scores(con, scored, forecast_date)
     return ScoringResult(
         forecast_date=forecast_date,
         model_version=saved.version,
+        model_kind=saved.kind,
         rows=n,
         eligible=int(scored["probability"].notna().sum()),
         by_band=scored["band"].value_counts().to_dict(),

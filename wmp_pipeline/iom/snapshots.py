@@ -23,7 +23,7 @@ from datetime import date, timedelta
 import duckdb
 
 from wmp_pipeline.iom.config import DEFAULT_CONFIG, IomConfig
-from wmp_pipeline.iom.features import BASE_MEASURES, Feature, feature_catalogue, group_measures, offence_groups
+from wmp_pipeline.iom.features import BASE_MEASURES, Feature, age_band_sql, feature_catalogue, group_measures, offence_groups
 
 #: columns of the snapshot table besides the features
 KEY_COLUMNS = ["person_id", "week"]
@@ -31,15 +31,6 @@ INFO_COLUMNS = ["band"]
 LABEL_COLUMNS = ["label", "horizon_complete", "first_high_harm_date", "in_training_sample", "sample_weight"]
 AUDIT_COLUMNS = ["sex", "ethnicity_group", "age_band"]
 
-
-
-def age_band_sql(column: str) -> str:
-    return (
-        f"case when {column} is null then 'unknown' "
-        f"when {column} < 18 then 'under 18' when {column} < 25 then '18-24' "
-        f"when {column} < 35 then '25-34' when {column} < 45 then '35-44' "
-        f"when {column} < 55 then '45-54' else '55+' end"
-    )
 
 
 def ethnicity_group_sql(column: str) -> str:

@@ -59,6 +59,8 @@ ANALYST_TABLES: tuple[str, ...] = (
     tables.HOTSPOT_BACKTEST_METRICS,
     tables.IOM_RISK_SCORES,
     tables.IOM_MODEL_METRICS,
+    tables.IOM_MODEL_SELECTION,
+    tables.IOM_OPERATING_POINT,
     tables.IOM_FAIRNESS_AUDIT,
     *QUALITY_TABLES,
     tables.MART_UNKNOWN_OFFENCE_CODES,

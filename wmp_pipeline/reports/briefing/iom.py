@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 
 from wmp_pipeline.harm.bands import BANDS
+from wmp_pipeline.iom.briefing_text import latest_selection, served_model_text
 from wmp_pipeline.reports import charts
 from wmp_pipeline.reports.briefing.formatting import _band_label, harm_trend_cell
 from wmp_pipeline.reports.briefing.model import HARM_TREND_DAYS, IOM_WEEKS, KEYS, RISK, Cell, Section, Table
@@ -88,6 +89,9 @@ def iom_section(con: duckdb.DuckDBPyConnection, forecast_date: date, list_size: 
         return section
     if week != forecast_date:
         section.notes.append(f"The newest IOM scores are of {week:%d %b %Y}, not this week's {forecast_date:%d %b %Y}.")
+    served = served_model_text(latest_selection(con, forecast_date))
+    if served.warning:
+        section.notes.append(served.warning)
     cols = table_columns(con, RISK)
     reasons = [c for c in ("reason_1", "reason_2", "reason_3") if c in cols]
     extra = [c for c in ("rank", "harm_score", "model_version") if c in cols]
@@ -106,7 +110,7 @@ def iom_section(con: duckdb.DuckDBPyConnection, forecast_date: date, list_size: 
         low_medium = low_medium.sort_values(["probability", "offender_key"], ascending=[False, True])
     section.intro = (
         "The model estimates, for each charged offender who is not yet high harm, the probability of reaching high "
-        "(or super high) harm within 12 months. This list ranks the low-medium harm offenders by that probability, "
+        f"(or super high) harm within {served.horizon}. This list ranks the low-medium harm offenders by that probability, "
         "as the Local Offender Management Units use it: a prompt to research and cross-reference each person with "
         "other sources and local officers' knowledge before any decision about offender management. Offenders are "
         "shown by their pseudonymised key only."

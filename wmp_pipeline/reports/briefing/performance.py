@@ -7,6 +7,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from wmp_pipeline.iom.briefing_text import latest_selection, served_model_text
 from wmp_pipeline.reports import charts, metrics
 from wmp_pipeline.reports.briefing.model import TARGETS, Cell, Section, Table, Target
 from wmp_pipeline.reports.formatting import fmt_num, fmt_pct, fmt_value
@@ -126,13 +127,16 @@ def iom_performance(con: duckdb.DuckDBPyConnection, forecast_date: date) -> Sect
     if isinstance(im, Unavailable):
         section.unavailable = str(im)
         return section
+    served = served_model_text(latest_selection(con, forecast_date))
+    section.facts += served.facts
+    section.notes += ([served.warning] if served.warning else []) + served.sentences
     span = (
         f"mean over {im.n_weeks} test weeks ({fmt_value(im.first_week)} to {fmt_value(im.last_week)})"
         if im.n_weeks else "the latest evaluation"
     )
     section.intro = (
         "The model is trained only on snapshots before each test week and judged on who then became high harm "
-        f"within 12 months; baselines rank offenders by simple rules. Values are the {span}."
+        f"within {served.horizon}; baselines rank offenders by simple rules. Values are the {span}."
     )
     names = list(im.wide.columns)
     rows = [[Cell(m, "strong" if metrics.is_model(m) or "xgb" in m else "")] + [Cell(fmt_num(im.wide.loc[m, k], 3)) for k in names]
