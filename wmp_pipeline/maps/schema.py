@@ -41,6 +41,7 @@ IOM_SCHEMA: tuple[tuple[str, str, str, str], ...] = (
     ("reason_2", "text", "-", "the second"),
     ("reason_3", "text", "-", "the third"),
     ("model_version", "text", "-", "the saved IOM model that scored the week"),
+    ("horizon_weeks", "integer", "weeks", "the horizon the probability is over (52 = 12 months after the week)"),
 )
 
 assert [c[0] for c in HOTSPOT_SCHEMA] == PREDICTION_COLUMNS, "HOTSPOT_SCHEMA must follow hotspot_predictions"
