@@ -23,18 +23,7 @@ from wmp_pipeline.ingest.load import ingest_landing
 from wmp_pipeline.ingest.readers import MAX_FIELD_CHARS
 
 
-@pytest.fixture
-def connect_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "landing" / "connect"
-    d.mkdir(parents=True)
-    return d
-
-
-@pytest.fixture
-def con(tmp_path: Path):
-    c = duckdb.connect(str(tmp_path / "wh.duckdb"))
-    yield c
-    c.close()
+from tests.ingest_fixtures import con, connect_dir  # noqa: F401  (fixtures)
 
 
 def snapshot(con) -> dict:

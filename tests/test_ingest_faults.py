@@ -31,18 +31,7 @@ from wmp_pipeline.quality.gx.store import drop_validator, drops_to_report, resul
 from wmp_pipeline.quality.metadata import drops_check_metadata
 
 
-@pytest.fixture
-def connect_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "landing" / "connect"
-    d.mkdir(parents=True)
-    return d
-
-
-@pytest.fixture
-def con(tmp_path: Path):
-    c = duckdb.connect(str(tmp_path / "wh.duckdb"))
-    yield c
-    c.close()
+from tests.ingest_fixtures import con, connect_dir  # noqa: F401  (fixtures)
 
 
 def state(con) -> dict:
