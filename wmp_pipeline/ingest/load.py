@@ -354,15 +354,15 @@ def apply_drop(
     try:
         for table in TABLES:
             result.files[table] = _load_file(con, drop, table, now)
-            if log:  # per file in the run's event log; one line per drop on the terminal (below)
+            if log:  # per file and per drop in the run's event log (debug), not on the terminal
                 fr = result.files[table]
                 log.debug(
                     f"drop {drop.drop_id} {fr.file_name}: {fr.rows_delivered:,} delivered, "
                     f"{fr.rows_loaded:,} loaded, {fr.rows_quarantined:,} quarantined"
                     + (f"; extra column(s) ignored: {', '.join(fr.extra_columns)}" if fr.extra_columns else "")
                 )
-        if log:
-            log.info(
+        if log:  # the ingest summary at the end of the step lists every drop once
+            log.debug(
                 f"drop {drop.drop_id} ({drop.extract_type}): {result.rows_delivered:,} rows delivered, "
                 f"{result.rows_loaded:,} loaded, {result.rows_delivered - result.rows_loaded:,} quarantined"
             )
