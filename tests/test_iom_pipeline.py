@@ -169,7 +169,8 @@ def test_a_failed_retraining_keeps_last_weeks_model_serving_and_the_briefing_say
     """A candidate that cannot fit: the run names it, the previous model keeps serving the list."""
     from wmp_pipeline.iom import runner
     from wmp_pipeline.iom.config import IomConfig
-    from wmp_pipeline.reports.briefing import iom_performance, iom_section
+    from wmp_pipeline.reports.briefing.iom import iom_section
+    from wmp_pipeline.reports.briefing.performance import iom_performance
 
     _, settings, db, _ = iom_run
     copy = tmp_path / "failed.duckdb"

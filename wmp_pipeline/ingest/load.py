@@ -442,7 +442,7 @@ def ingest_landing(
     today = today or date.today()
     ensure_schema(con)
     report = IngestReport(ingest_id=uuid.uuid4().hex)
-    started = datetime.now().replace(microsecond=0)
+    started = datetime.now()  # full resolution: two ingests can start within one second
     scan = scan_landing(connect_dir, today, config.future_tolerance_days)
     report.skipped = list(scan.skipped)
     for name, note in scan.skipped:
@@ -539,5 +539,5 @@ def drop_sequence_gaps(con: duckdb.DuckDBPyConnection, interval_days: int = 7) -
 def latest_refusals(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Drops the latest ingest run refused (drop id -> reason): the refusals that stand now."""
     ensure_schema(con)
-    rows = con.execute(f"select drops_refused from {INGEST_RUNS_TABLE} order by started_at desc limit 1").fetchall()
+    rows = con.execute(f"select drops_refused from {INGEST_RUNS_TABLE} order by started_at desc, rowid desc limit 1").fetchall()
     return json.loads(rows[0][0]) if rows else {}
