@@ -96,6 +96,7 @@ def tiny_run() -> SimpleNamespace:
     from dagster import DagsterInstance
 
     from wmp_pipeline.definitions import build_definitions
+    from wmp_pipeline.defs.partitions import default_force_week
     from wmp_pipeline.defs.sensors import partition_for_drop
     from wmp_pipeline.generator import generate
 
@@ -103,7 +104,7 @@ def tiny_run() -> SimpleNamespace:
     generate("tiny", settings.landing_dir, settings.ground_truth_dir, seed=TINY_SEED, end_date=TINY_END_DATE)
     partition = partition_for_drop(TINY_END_DATE.isoformat())
     job = build_definitions(settings).resolve_job_def("weekly_job")
-    result = job.execute_in_process(partition_key=partition, instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    result = job.execute_in_process(partition_key=default_force_week(partition), instance=DagsterInstance.ephemeral(), raise_on_error=False)
     os.environ["WMP_DATA_DIR"] = str(_SESSION_DATA / "default")
     os.environ.pop("WMP_DUCKDB_PATH", None)
     return SimpleNamespace(settings=settings, result=result, partition=partition, forecast_date=TINY_END_DATE)

@@ -13,7 +13,7 @@ from dagster import materialize
 
 from tests.hotspot_data import asset_resources, int_crimes_frame, forecast_truth_frame, synthetic_events
 from wmp_pipeline.defs.hotspot import assets as hotspot_assets
-from wmp_pipeline.defs.partitions import partition_for_forecast_date
+from wmp_pipeline.defs.partitions import default_force_week, partition_for_forecast_date
 from wmp_pipeline.hotspot.connect_source import CONNECT_SIGNALS, FORECAST_TRUTH_FILE, events_sql
 
 START = pd.Timestamp("2022-01-03")
@@ -53,11 +53,11 @@ def test_weekly_hotspot_assets_materialise_with_passing_checks(warehouse_dir):
             "hotspot_backtest": {"config": {"refit_every_weeks": 4}},
         }
     }
-    cells = materialize([hotspot_assets.hotspot_cells], resources=asset_resources(warehouse_dir))
+    cells = materialize([hotspot_assets.hotspot_cells], resources=asset_resources(warehouse_dir), partition_key=default_force_week(partition))
     assert cells.success
     result = materialize(
         hotspot_assets.assets,
-        partition_key=partition,
+        partition_key=default_force_week(partition),
         resources=asset_resources(warehouse_dir),
         run_config=run_config,
         selection=[a.key for a in hotspot_assets.assets if a.key.path[0] != "hotspot_cells"],

@@ -17,7 +17,7 @@ from dagster import materialize
 
 from tests.hotspot_data import asset_resources, int_crimes_frame, synthetic_events
 from wmp_pipeline.defs.hotspot import assets as hotspot_assets
-from wmp_pipeline.defs.partitions import partition_for_forecast_date
+from wmp_pipeline.defs.partitions import default_force_week, partition_for_forecast_date
 
 START = pd.Timestamp("2022-01-03")
 WEEKS = 110
@@ -40,7 +40,7 @@ def root(tmp_path_factory) -> Path:
     con.execute("CREATE TABLE int_crimes__classified AS SELECT * FROM crimes_df")
     con.close()
     (root / "truth").mkdir()  # no generator truth: no ceiling
-    assert materialize([hotspot_assets.hotspot_cells], resources=asset_resources(root)).success
+    assert materialize([hotspot_assets.hotspot_cells], resources=asset_resources(root), partition_key=default_force_week(partition_for_forecast_date(FIRST))).success
     return root
 
 
@@ -49,7 +49,7 @@ def _week(root: Path, weeks_after_first: int, names: tuple[str, ...], run_config
     forecast = FIRST + timedelta(weeks=weeks_after_first)
     result = materialize(
         hotspot_assets.assets,
-        partition_key=partition_for_forecast_date(forecast),
+        partition_key=default_force_week(partition_for_forecast_date(forecast)),
         resources=asset_resources(root),
         run_config={"ops": {k: v for k, v in run_config["ops"].items() if k in names}},
         selection=[a.key for a in hotspot_assets.assets if a.key.path[0] in names],

@@ -47,7 +47,7 @@ def iom_run(tiny_pipeline, tmp_path_factory):
     from dagster import AssetKey, DagsterInstance, materialize
 
     from wmp_pipeline.defs.iom import assets as iom_assets
-    from wmp_pipeline.defs.partitions import partition_for_forecast_date
+    from wmp_pipeline.defs.partitions import default_force_week, partition_for_forecast_date
     from wmp_pipeline.defs.resources import build_resources
 
     root = tmp_path_factory.mktemp("iom_run")
@@ -59,7 +59,7 @@ def iom_run(tiny_pipeline, tmp_path_factory):
     partition = partition_for_forecast_date(tiny_pipeline.forecast_date)
     result = materialize(
         iom_assets,
-        partition_key=partition,
+        partition_key=default_force_week(partition),
         resources={k: v for k, v in resources.items() if k in ("warehouse", "pipeline")},
         instance=DagsterInstance.ephemeral(),
         raise_on_error=True,

@@ -10,7 +10,8 @@ import duckdb
 from dagster import AssetKey, materialize
 
 from wmp_pipeline.defs.policeuk.assets import POLICEUK_DIR_ENV, policeuk_street
-from wmp_pipeline.defs.resources import WarehouseResource
+from wmp_pipeline.defs.partitions import default_force_week
+from wmp_pipeline.defs.resources import build_resources
 from wmp_pipeline.policeuk.loader import STREET_TABLE, ensure_tables
 from wmp_pipeline.settings import DBT_PROJECT_DIR
 
@@ -21,6 +22,17 @@ ROWS = [
 ]
 
 
+WEEK = default_force_week("2021-10-04")
+
+
+def _resources(db) -> dict:
+    from wmp_pipeline.settings import get_settings
+    import dataclasses
+
+    res = build_resources(dataclasses.replace(get_settings(), duckdb_path=db))
+    return {k: res[k] for k in ("warehouse", "pipeline")}
+
+
 def _metadata(result, key: AssetKey) -> dict:
     mats = result.asset_materializations_for_node(policeuk_street.op.name)
     return {k: v.value for k, v in next(m for m in mats if m.asset_key == key).metadata.items()}
@@ -29,7 +41,7 @@ def _metadata(result, key: AssetKey) -> dict:
 def test_asset_without_folder_is_a_no_op_that_says_so(tmp_path, monkeypatch):
     monkeypatch.delenv(POLICEUK_DIR_ENV, raising=False)
     db = tmp_path / "w.duckdb"
-    result = materialize([policeuk_street], resources={"warehouse": WarehouseResource(database_path=str(db))})
+    result = materialize([policeuk_street], resources=_resources(db), partition_key=WEEK)
     assert result.success
     meta = _metadata(result, policeuk_street.key)
     assert "not configured" in meta["status"] and meta["files_loaded_this_run"] == 0
@@ -41,9 +53,9 @@ def test_asset_loads_the_configured_folder_idempotently(tmp_path, monkeypatch):
     folder.mkdir()
     (folder / "2021-09-test-street.csv").write_text("\n".join([HEADER, *ROWS]) + "\n")
     monkeypatch.setenv(POLICEUK_DIR_ENV, str(folder))
-    resources = {"warehouse": WarehouseResource(database_path=str(tmp_path / "w.duckdb"))}
-    first = _metadata(materialize([policeuk_street], resources=resources), policeuk_street.key)
-    second = _metadata(materialize([policeuk_street], resources=resources), policeuk_street.key)
+    resources = _resources(tmp_path / "w.duckdb")
+    first = _metadata(materialize([policeuk_street], resources=resources, partition_key=WEEK), policeuk_street.key)
+    second = _metadata(materialize([policeuk_street], resources=resources, partition_key=WEEK), policeuk_street.key)
     assert first["files_loaded_this_run"] == 1 and first["rows_total"] == 2 and first["rows_without_location_total"] == 1
     assert second["files_loaded_this_run"] == 0 and second["files_unchanged"] == 1 and second["rows_total"] == 2
 

@@ -8,7 +8,7 @@ import duckdb
 from dagster import DagsterInstance, materialize
 
 from tests.report_data import FORECAST, build_report_db
-from wmp_pipeline.defs.partitions import partition_for_forecast_date
+from wmp_pipeline.defs.partitions import default_force_week, partition_for_forecast_date
 from wmp_pipeline.defs.reports.assets import assets, dbt_docs, transparency_record, weekly_briefing
 from wmp_pipeline.defs.resources import build_resources
 from wmp_pipeline.settings import get_settings
@@ -39,7 +39,7 @@ def test_briefing_and_record_materialise_for_a_partition(tmp_path, monkeypatch):
         build_report_db(con)
     result = materialize(
         [weekly_briefing, transparency_record],
-        partition_key=partition_for_forecast_date(FORECAST),
+        partition_key=default_force_week(partition_for_forecast_date(FORECAST)),
         resources=build_resources(settings),
         instance=DagsterInstance.ephemeral(),
     )
@@ -57,7 +57,7 @@ def test_briefing_and_record_materialise_for_a_partition(tmp_path, monkeypatch):
 def test_dbt_docs_site_is_generated(tmp_path, monkeypatch):
     settings = _settings(tmp_path)
     monkeypatch.setenv("WMP_DUCKDB_PATH", str(settings.duckdb_path))
-    result = materialize([dbt_docs], resources=build_resources(settings), instance=DagsterInstance.ephemeral())
+    result = materialize([dbt_docs], resources=build_resources(settings), instance=DagsterInstance.ephemeral(), partition_key=default_force_week(partition_for_forecast_date(FORECAST)))
     assert result.success
     site = settings.artifacts_dir / "dbt_docs"
     page = (site / "static_index.html").read_text()
@@ -88,6 +88,7 @@ def test_dbt_docs_are_regenerated_only_when_what_they_show_changed(tmp_path, mon
     def run(config=None):
         result = materialize(
             [dbt_docs], resources=build_resources(settings), instance=DagsterInstance.ephemeral(),
+            partition_key=default_force_week(partition_for_forecast_date(FORECAST)),
             run_config={"ops": {"dbt_docs": {"config": config or {}}}},
         )
         assert result.success

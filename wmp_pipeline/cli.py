@@ -2,6 +2,8 @@
 
     wmp run        generate the default CONNECT history if the landing folder is
                    empty, then run the weekly job end to end for the latest week
+                   (--force SLUG: one force of the registry; --force all: every
+                   force, queued, N at once, then the national catalogue)
     wmp generate   write synthetic CONNECT drops (see wmp_pipeline.generator)
     wmp ui         open the Dagster UI on the same data (dagster dev)
     wmp prepare    dbt parse: (re)build the dbt manifest Dagster loads
@@ -17,7 +19,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from wmp_pipeline.settings import DBT_PROJECT_DIR, PROJECT_ROOT, get_settings
@@ -36,10 +38,10 @@ def dagster_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or get_settings().data_dir / "dagster_home")
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
-    yaml = home / "dagster.yaml"
-    if not yaml.exists():
-        # One run at a time: the working DuckDB file has a single writer.
-        yaml.write_text("run_queue:\n  max_concurrent_runs: 1\ntelemetry:\n  enabled: false\n")
+    from wmp_pipeline.run_queue import write_instance_yaml
+
+    # The run queue: at most one run per core, never two of one force (one writer per force's DuckDB file).
+    write_instance_yaml(home)
     return home
 
 
@@ -60,11 +62,53 @@ def latest_partition_key() -> str:
     return partition_for_drop(drops[-1].name)
 
 
+def _last_completed_week(today: date | None = None) -> str:
+    today = today or date.today()
+    return (today - timedelta(days=today.weekday() + 7)).isoformat()
+
+
+def latest_week_for(force, settings) -> str:
+    """The newest week ``force``'s input completes (its newest drop or police.uk month);
+    the week that ended last Sunday when the folder holds nothing (its run then fails, naming the folder)."""
+    from wmp_pipeline.defs.sensors import new_complete_drops, newest_policeuk_month, partition_for_drop, week_for_policeuk_month
+
+    if force.is_policeuk:
+        month = newest_policeuk_month(force.landing, force.policeuk_slug)
+        return week_for_policeuk_month(month) if month else _last_completed_week()
+    drops = new_complete_drops(settings.connect_dir, None)
+    return partition_for_drop(drops[-1]) if drops else _last_completed_week()
+
+
+def _registry(args: argparse.Namespace):
+    from wmp_pipeline.forces import FORCES_FILE_ENV, RegistryError, UnknownForce, registry_from_env
+
+    if args.forces:
+        os.environ[FORCES_FILE_ENV] = str(Path(args.forces).expanduser().resolve())
+    try:
+        registry = registry_from_env()
+        return registry, registry.select(args.force)
+    except (RegistryError, UnknownForce) as exc:
+        raise SystemExit(str(exc)) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    os.environ["WMP_DUCKDB_PATH"] = str(settings.duckdb_path)
+    registry, forces = _registry(args)
+    if args.force is not None and (args.force.strip() == "all" or len(forces) > 1):
+        return run_forces_queued(registry, forces, args)
+    return run_one_force(registry, forces[0], args)
+
+
+def run_one_force(registry, force, args: argparse.Namespace) -> int:
+    """One force, in this process (the Quick start path when ``force`` is the default force)."""
+    from wmp_pipeline.defs.jobs import job_name_for
+    from wmp_pipeline.defs.partitions import force_week_key
+    from wmp_pipeline.forces import settings_for
+
+    settings = settings_for(force, get_settings())
+    os.environ["WMP_DUCKDB_PATH"] = str(get_settings().duckdb_path)
     started = time.monotonic()
-    if not any(settings.connect_dir.glob("*/manifest.json")):
+    quick_start = force.source == "connect" and settings.data_dir == get_settings().data_dir
+    if quick_start and not any(settings.connect_dir.glob("*/manifest.json")):
         from wmp_pipeline.generator import generate
 
         print(f"Landing folder {settings.connect_dir} is empty: generating the '{args.preset}' preset (seed {args.seed}).")
@@ -77,10 +121,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from wmp_pipeline.definitions import defs
 
-    partition = args.partition or latest_partition_key()
-    print(f"Running the weekly job for partition {partition} (forecast date = partition + 7 days) ...")
-    job = defs.resolve_job_def("weekly_job")
-    result = job.execute_in_process(partition_key=partition, instance=DagsterInstance.get(), raise_on_error=False)
+    partition = args.partition or latest_week_for(force, settings)
+    which = "" if force.slug == registry.default_force else f" of force {force.slug}"
+    print(f"Running the weekly job{which} for partition {partition} (forecast date = partition + 7 days) ...")
+    job = defs.resolve_job_def(job_name_for(force))
+    result = job.execute_in_process(
+        partition_key=force_week_key(force.slug, partition), instance=DagsterInstance.get(), raise_on_error=False
+    )
     minutes = (time.monotonic() - started) / 60
     if not result.success:
         for event in result.all_events:
@@ -97,6 +144,56 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"Open the Dagster UI on the same data:  .venv/bin/wmp ui   (then http://127.0.0.1:3000)"
     )
     return 0
+
+
+def run_forces_queued(registry, forces, args: argparse.Namespace) -> int:
+    """One Dagster run per force through the instance's run queue (at most ``--workers`` at once),
+    a per-force summary, then the national catalogue rebuilt from what succeeded."""
+    import uuid
+
+    from dagster import DagsterInstance
+
+    from wmp_pipeline import run_queue
+    from wmp_pipeline.catalogue import catalogue_path
+    from wmp_pipeline.defs.jobs import CATALOGUE_JOB_NAME, job_name_for
+    from wmp_pipeline.defs.partitions import force_week_key
+    from wmp_pipeline.forces import settings_for
+
+    started = time.monotonic()
+    base = get_settings()
+    print("Preparing dbt (dbt parse) ...")
+    prepare_dbt()
+    home = dagster_home()
+    workers = args.workers or run_queue.default_workers()
+    run_queue.write_instance_yaml(home, workers)
+    runs = []
+    for force in forces:
+        week = args.partition or latest_week_for(force, settings_for(force, base))
+        runs.append(run_queue.ForceRun(force=force.slug, job=job_name_for(force), partition=str(force_week_key(force.slug, week))))
+    batch = uuid.uuid4().hex[:12]
+    print(f"Queueing {len(runs)} force runs (at most {workers} at once; batch {batch}) ...", flush=True)
+    daemon = run_queue.start_daemon(PROJECT_ROOT / "workspace.yaml", home / "logs" / "wmp-daemon.log")
+    try:
+        with DagsterInstance.get() as instance:
+            run_queue.submit_runs(instance, PROJECT_ROOT / "workspace.yaml", runs, tags={"wmp/batch": batch})
+
+            def report(run):
+                print(f"  {run.force}: {run.status}", flush=True)
+
+            run_queue.wait_for_runs(instance, runs, on_change=report, daemon=daemon)
+    finally:
+        run_queue.stop_daemon(daemon)
+    print("Rebuilding the national catalogue ...", flush=True)
+    from wmp_pipeline.definitions import defs
+
+    with DagsterInstance.get() as instance:
+        cat = defs.resolve_job_def(CATALOGUE_JOB_NAME).execute_in_process(instance=instance, raise_on_error=False)
+    minutes = (time.monotonic() - started) / 60
+    print(f"\nForces ({minutes:.1f} min in all):")
+    print("\n".join(run_queue.summary_lines(runs)))
+    print(f"National catalogue (open read-only): {catalogue_path(base.data_dir)}" + ("" if cat.success else "  -- FAILED to rebuild"))
+    failed = [r for r in runs if r.status != "ok"]
+    return 1 if failed or not cat.success else 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -123,7 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--preset", default="small", help="generator preset used when the landing folder is empty (default: small)")
     run.add_argument("--seed", type=int, default=20211101)
     run.add_argument("--end-date", help="last drop date for generated data (default: the latest Monday)")
-    run.add_argument("--partition", help="weekly partition key (a Monday); default: the week completed by the newest drop")
+    run.add_argument("--partition", help="week (a Monday); default: the week completed by each force's newest input")
+    run.add_argument("--force", help="force slug of the registry, a comma-separated list, or 'all' (default: the registry's default force)")
+    run.add_argument("--forces", help="force registry file (TOML; default: WMP_FORCES_FILE, else the embedded one-force registry)")
+    run.add_argument("--workers", type=int, help="runs at once with several forces (default: the machine's cores)")
     run.set_defaults(func=cmd_run)
     ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on the same data")
     ui.add_argument("--host", default="127.0.0.1")

@@ -215,10 +215,12 @@ def run_backtest(
     force_slug: str,
     cfg: engine.HotspotConfig,
     log=None,
+    source_table: str | None = None,
 ) -> PoliceUkBacktest:
-    """The rolling-origin backtest of ``force_slug`` on ``stg_policeuk__street_crimes``."""
+    """The rolling-origin backtest of ``force_slug`` on ``stg_policeuk__street_crimes``
+    (or ``source_table``, a relation of the same columns, e.g. the months known at a date)."""
     started = time.monotonic()
-    source = create_events_view(con, force_slug)
+    source = create_events_view(con, force_slug, **({"source": source_table} if source_table else {}))
     calendar = month_calendar(list(pd.to_datetime(con.execute(f"SELECT DISTINCT real_month FROM {EVENTS_VIEW}").df()["real_month"]).dt.date))
     to_real = {period_index(m, "month"): r for m, r in zip(calendar["model_month"], calendar["month"], strict=True)}
     last_model_month = max(calendar["model_month"])

@@ -50,6 +50,7 @@ ANALYST_TABLES: tuple[str, ...] = (
     "hotspot_cells",
     "hotspot_predictions",
     "hotspot_backtest_metrics",
+    "policeuk_backtest_metrics",
     "iom_risk_scores",
     "iom_model_metrics",
     "iom_fairness_audit",

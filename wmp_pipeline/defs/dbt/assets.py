@@ -2,6 +2,8 @@
 
 
 import os
+from contextlib import contextmanager
+from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,6 +11,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from wmp_pipeline.defs.project import dbt_project
+from wmp_pipeline.defs.partitions import force_week_partitions
 from wmp_pipeline.defs.resources import WarehouseResource
 
 _GROUP_BY_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
@@ -37,16 +40,39 @@ class WmpDbtTranslator(DagsterDbtTranslator):
 translator = WmpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator)
+@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, partitions_def=force_week_partitions)
 def wmp_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """``dbt build`` (models, seed, data tests and unit tests) on the working DuckDB file.
+    """``dbt build`` (models, seed, data tests and unit tests) on the run's force's working DuckDB file.
 
-    dbt writes the same file as the Python assets (WMP_DUCKDB_PATH), under the
-    same writer lock, so no two processes ever write it at once.
+    dbt writes the same file as the Python assets (WMP_DUCKDB_PATH, set for
+    the subprocess only), under the same writer lock, so no two processes ever
+    write it at once; its target folder (run results, partial parse) sits
+    beside that force's database, so two forces' runs never share one.
     """
-    os.environ["WMP_DUCKDB_PATH"] = warehouse.database_path
-    with warehouse.writer_lock():
-        yield from dbt.cli(["build"], context=context).stream()
+    path = warehouse.path
+    env = {"WMP_DUCKDB_PATH": str(path)}
+    with warehouse.writer_lock(), _environment(env):
+        yield from dbt.cli(["build"], context=context, target_path=dbt_target_path(path)).stream()
+
+
+def dbt_target_path(database_path: Path) -> Path:
+    """The force's dbt target folder: ``<force data>/warehouse/dbt_target``."""
+    return Path(database_path).parent / "dbt_target"
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    """Set ``values`` in the environment dbt's subprocess inherits, and restore it afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 assets = [wmp_dbt_models]

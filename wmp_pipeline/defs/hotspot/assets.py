@@ -21,7 +21,7 @@ from dagster import (
     asset,
 )
 
-from wmp_pipeline.defs.partitions import forecast_date_for_partition, weekly_partitions
+from wmp_pipeline.defs.partitions import forecast_date_of, force_week_partitions
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.hotspot import runner
 from wmp_pipeline.hotspot.backtest import summary_table
@@ -45,7 +45,8 @@ class HotspotCellsConfig(Config):
     data's footprint: cells within ``footprint_buffer_m`` of a cell with a crime."""
 
     unit: str = "grid"
-    cell_size_m: int = 250
+    #: default: the force's grid size in the registry (250 m for the embedded force)
+    cell_size_m: int | None = None
     footprint_buffer_m: float = 500.0
 
 
@@ -86,6 +87,7 @@ class HotspotBacktestConfig(Config):
     group_name=GROUP,
     kinds={"python", "duckdb", "geopandas"},
     deps=[AssetKey(SOURCE_MODEL)],
+    partitions_def=force_week_partitions,
     description="Square British National Grid cells (default 250 m) covering the force area, with their LSOA.",
     check_specs=[AssetCheckSpec("cell_ids_unique_and_aligned", asset=CELLS)],
 )
@@ -96,7 +98,8 @@ def hotspot_cells(
     pipeline: PipelineSettingsResource,
 ):
     settings = pipeline.settings()
-    cfg = HotspotConfig.weekly(unit=config.unit, cell_size_m=config.cell_size_m, footprint_buffer_m=config.footprint_buffer_m)
+    cell_size = config.cell_size_m or pipeline.force().grid_cell_size_m
+    cfg = HotspotConfig.weekly(unit=config.unit, cell_size_m=cell_size, footprint_buffer_m=config.footprint_buffer_m)
     with warehouse.connect() as con:
         cells = runner.build_cells_table(con, cfg, settings.boundary_file)
     area = cells[cells["in_force_area"]]
@@ -129,7 +132,7 @@ def hotspot_cells(
     group_name=GROUP,
     kinds={"python", "duckdb", "sql"},
     deps=[CELLS, AssetKey(SOURCE_MODEL)],
-    partitions_def=weekly_partitions,
+    partitions_def=force_week_partitions,
     description="Cell x week panel as known at the forecast date: recent and long-run counts "
     "(own cell and neighbours), related crimes, season, near-repeat score, 28-day targets.",
     check_specs=[AssetCheckSpec("panel_complete_and_finite", asset=PANEL)],
@@ -139,7 +142,7 @@ def hotspot_panel(
     config: HotspotPanelConfig,
     warehouse: WarehouseResource,
 ):
-    forecast_date = forecast_date_for_partition(context.partition_key)
+    forecast_date = forecast_date_of(context)
     with warehouse.connect() as con:
         cells_size = con.execute("SELECT max(cell_size_m) FROM hotspot_cells").fetchall()[0][0]
         unit = "lsoa" if not cells_size else "grid"
@@ -184,7 +187,7 @@ def hotspot_panel(
     group_name=GROUP,
     kinds={"python", "xgboost"},
     deps=[PANEL],
-    partitions_def=weekly_partitions,
+    partitions_def=force_week_partitions,
     description="XGBoost Poisson count models per target, retrained every few weeks on data before the "
     "forecast date; saved with a version under artifacts/models/hotspot.",
 )
@@ -194,7 +197,7 @@ def hotspot_models(
     warehouse: WarehouseResource,
     pipeline: PipelineSettingsResource,
 ):
-    forecast_date = forecast_date_for_partition(context.partition_key)
+    forecast_date = forecast_date_of(context)
     settings = pipeline.settings()
     with warehouse.connect() as con:
         out = runner.train_or_reuse_models(
@@ -232,7 +235,7 @@ def hotspot_models(
     group_name=GROUP,
     kinds={"python", "duckdb", "xgboost"},
     deps=[PANEL],
-    partitions_def=weekly_partitions,
+    partitions_def=force_week_partitions,
     description="Rolling-origin backtest over the last 52 forecast weeks: hit rate and PAI at 0.5-5% of "
     "the area for the model, three baselines and (with generator truth) the ceiling. "
     "Rows in hotspot_backtest_metrics. Reruns only in the weeks the models retrain (or when its "
@@ -244,7 +247,7 @@ def hotspot_backtest(
     warehouse: WarehouseResource,
     pipeline: PipelineSettingsResource,
 ):
-    forecast_date = forecast_date_for_partition(context.partition_key)
+    forecast_date = forecast_date_of(context)
     settings = pipeline.settings()
     with warehouse.connect() as con:
         decision = runner.backtest_decision(
@@ -304,7 +307,7 @@ def _reused_backtest(rows: pd.DataFrame, decision: runner.BacktestDecision) -> M
     group_name=GROUP,
     kinds={"python", "duckdb", "xgboost"},
     deps=[PANEL, MODELS],
-    partitions_def=weekly_partitions,
+    partitions_def=force_week_partitions,
     description="Analyst table: expected knife-injury and serious-violence counts per cell for the 4 weeks "
     "from the forecast date, probability of at least one, rank and top-1% flag; GeoJSON and PNG map.",
     check_specs=[
@@ -317,7 +320,7 @@ def hotspot_predictions(
     warehouse: WarehouseResource,
     pipeline: PipelineSettingsResource,
 ):
-    forecast_date = forecast_date_for_partition(context.partition_key)
+    forecast_date = forecast_date_of(context)
     settings = pipeline.settings()
     with warehouse.connect() as con:
         table, paths = runner.score_week(con, forecast_date, settings.artifacts_dir)

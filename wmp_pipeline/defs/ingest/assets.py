@@ -4,11 +4,14 @@
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from wmp_pipeline.contract import TABLES
+from wmp_pipeline.defs.partitions import force_week_partitions
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
+from wmp_pipeline.forces import ForceInputError, require_input
 from wmp_pipeline.ingest.drops import DropRefused
 from wmp_pipeline.ingest.load import RAW_SCHEMA, ingest_landing, raw_table
 from wmp_pipeline.markdown import markdown_table
 
+POLICEUK_JOB_HINT = "policeuk_weekly_job (wmp run --force <slug> chooses it)"
 RAW_TABLE_KEYS = {t: AssetKey([RAW_SCHEMA, f"connect_{t}"]) for t in TABLES}
 QUARANTINE_KEY = AssetKey([RAW_SCHEMA, "connect_quarantine"])
 DROP_LOG_KEY = AssetKey([RAW_SCHEMA, "connect_drop_log"])
@@ -23,6 +26,7 @@ _DESCRIPTIONS = {
 @multi_asset(
     name="connect_drops",
     group_name="ingest",
+    partitions_def=force_week_partitions,
     specs=[
         *(
             AssetSpec(key, description=_DESCRIPTIONS[t], kinds={"python", "duckdb"}, group_name="ingest", skippable=False)
@@ -51,6 +55,10 @@ def connect_drops(context: AssetExecutionContext, warehouse: WarehouseResource, 
     named; drops applied before it stay applied, nothing else changes.
     """
     settings = pipeline.settings()
+    force = pipeline.force()
+    if force.is_policeuk:
+        raise ForceInputError(f"force '{force.slug}' is a police.uk force: it has no CONNECT drops; run it with {POLICEUK_JOB_HINT}")
+    require_input(force, settings)  # a missing or empty landing folder fails here, naming force and folder
     with warehouse.connect() as con:
         report = ingest_landing(con, settings.connect_dir, log=context.log)
         counts = {t: con.execute(f"select count(*) from {raw_table(t)}").fetchone()[0] for t in TABLES}

@@ -22,7 +22,7 @@ from dagster import (
     asset,
 )
 
-from wmp_pipeline.defs.partitions import forecast_date_for_partition, weekly_partitions
+from wmp_pipeline.defs.partitions import forecast_date_of, force_week_partitions
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.iom import artifacts, runner
 from wmp_pipeline.iom.config import DEFAULT_CONFIG, IomConfig
@@ -67,7 +67,7 @@ def _metrics_md(summary: pd.DataFrame) -> str:
     group_name=GROUP,
     kinds={"python", "duckdb", "sql"},
     deps=[OFFENDER_WEEK, CHARGES_HARM, PERSONS],
-    partitions_def=weekly_partitions,
+    partitions_def=force_week_partitions,
     description="Weekly snapshots of every IOM-eligible offender (charged in the last 730 days, not yet high harm): "
     "features known at the snapshot date, the 365-day escalation label where complete, and the audit attributes "
     "(sex, age band, ethnicity group; not features). Training and test weeks are built only when retraining is due.",
@@ -79,7 +79,7 @@ def iom_snapshots(
     warehouse: WarehouseResource,
     pipeline: PipelineSettingsResource,
 ):
-    forecast_date = forecast_date_for_partition(context.partition_key)
+    forecast_date = forecast_date_of(context)
     cfg = _iom_config(config.retrain_every_weeks)
     settings = pipeline.settings()
     newest = artifacts.newest_model(settings.artifacts_dir, on_or_before=forecast_date, features=runner.features_for(cfg))
@@ -121,7 +121,7 @@ def iom_snapshots(
     group_name=GROUP,
     kinds={"python", "duckdb", "xgboost"},
     deps=[SNAPSHOTS],
-    partitions_def=weekly_partitions,
+    partitions_def=force_week_partitions,
     description="The escalation model (xgboost, calibrated), retrained every few weeks with a rolling-origin "
     "backtest against logistic regression and 'rank by current harm score'. Saves the model with its version, "
     "training window and data hash under artifacts/models/iom and a model card under artifacts/model_cards; "
@@ -134,7 +134,7 @@ def iom_model(
     warehouse: WarehouseResource,
     pipeline: PipelineSettingsResource,
 ):
-    forecast_date = forecast_date_for_partition(context.partition_key)
+    forecast_date = forecast_date_of(context)
     cfg = _iom_config(config.retrain_every_weeks)
     settings = pipeline.settings()
     with warehouse.connect() as con:
@@ -206,7 +206,7 @@ def _beats_baselines(summary: pd.DataFrame) -> tuple[bool, dict]:
     group_name=GROUP,
     kinds={"python", "duckdb"},
     deps=[MODEL],
-    partitions_def=weekly_partitions,
+    partitions_def=force_week_partitions,
     description="Fairness audit of the newest model's rolling-origin test predictions by sex, age band and "
     "ethnicity group at the operating point (top 250 a week): n, base rate, selection rate, FPR, FNR, PPV, AUC, "
     "calibration, with flags beyond the documented tolerance (docs/iom.md). Rows in iom_fairness_audit.",
@@ -253,7 +253,7 @@ def iom_fairness_audit(context: AssetExecutionContext, warehouse: WarehouseResou
     group_name=GROUP,
     kinds={"python", "duckdb", "xgboost"},
     deps=[MODEL, SNAPSHOTS, OFFENDER_WEEK],
-    partitions_def=weekly_partitions,
+    partitions_def=force_week_partitions,
     description="Analyst table: every charged offender's harm score and band for the week; for those not yet "
     "high harm, the calibrated probability of becoming high harm within 365 days, the review rank (low-medium "
     "first, then by probability) and three reasons. Pseudonymous offender_key only; the re-identification "
@@ -269,7 +269,7 @@ def iom_risk_scores(
     warehouse: WarehouseResource,
     pipeline: PipelineSettingsResource,
 ):
-    forecast_date = forecast_date_for_partition(context.partition_key)
+    forecast_date = forecast_date_of(context)
     settings = pipeline.settings()
     with warehouse.connect() as con:
         result = runner.run_scoring(con, settings, forecast_date, DEFAULT_CONFIG)

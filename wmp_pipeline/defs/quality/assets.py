@@ -4,6 +4,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 
 from wmp_pipeline.contract import TABLES
 from wmp_pipeline.defs.ingest.assets import DROP_LOG_KEY, QUARANTINE_KEY, RAW_TABLE_KEYS
+from wmp_pipeline.defs.partitions import force_week_partitions
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.quality.gx_suites import run_connect_suite
 from wmp_pipeline.quality.metadata import markdown_table
@@ -28,6 +29,7 @@ _DESCRIPTIONS = {
 @multi_asset(
     name="data_quality_summary",
     group_name="quality",
+    partitions_def=force_week_partitions,
     specs=[
         AssetSpec(AssetKey(name), deps=_RAW_DEPS, description=text, kinds={"python", "duckdb"}, group_name="quality")
         for name, text in _DESCRIPTIONS.items()

@@ -21,7 +21,7 @@ from dagster import (
     asset,
 )
 
-from wmp_pipeline.defs.partitions import forecast_date_for_partition, weekly_partitions
+from wmp_pipeline.defs.partitions import forecast_date_of, force_week_partitions
 from wmp_pipeline.defs.project import dbt_project
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.progress import Progress
@@ -88,7 +88,7 @@ def run_check_results(context: AssetExecutionContext) -> list[CheckResult]:
     group_name=GROUP,
     kinds={"python", "duckdb", "html"},
     deps=BRIEFING_DEPS,
-    partitions_def=weekly_partitions,
+    partitions_def=force_week_partitions,
     description=(
         "One self-contained HTML file per week (artifacts/briefings/briefing_<forecast date>.html) in place of the "
         "Qlik dashboards: hotspot maps and top-20 tables for knife crime and serious violence, 12-month trends, the ranked "
@@ -97,7 +97,7 @@ def run_check_results(context: AssetExecutionContext) -> list[CheckResult]:
 )
 def weekly_briefing(context: AssetExecutionContext, warehouse: WarehouseResource, pipeline: PipelineSettingsResource):
     settings = pipeline.settings()
-    forecast_date = forecast_date_for_partition(context.partition_key)
+    forecast_date = forecast_date_of(context)
     checks = run_check_results(context)
     with Progress("weekly briefing", total=6, log=context.log) as progress:
         with warehouse.connect() as con:
@@ -124,7 +124,7 @@ def weekly_briefing(context: AssetExecutionContext, warehouse: WarehouseResource
     group_name=GROUP,
     kinds={"python", "duckdb", "markdown", "html"},
     deps=TRANSPARENCY_DEPS,
-    partitions_def=weekly_partitions,
+    partitions_def=force_week_partitions,
     description=(
         "The week's algorithmic transparency record for the three tools (IOM model; knife crime and serious violence "
         "4-week predictions) in the sections of the UK Algorithmic Transparency Recording Standard, generated from the "
@@ -134,7 +134,7 @@ def weekly_briefing(context: AssetExecutionContext, warehouse: WarehouseResource
 )
 def transparency_record(context: AssetExecutionContext, warehouse: WarehouseResource, pipeline: PipelineSettingsResource):
     settings = pipeline.settings()
-    forecast_date = forecast_date_for_partition(context.partition_key)
+    forecast_date = forecast_date_of(context)
     with Progress("transparency record", total=2, log=context.log) as progress:
         with warehouse.connect() as con:
             record = build_record(con, settings, forecast_date)
@@ -231,6 +231,7 @@ def _read_stamp(out: Path) -> dict:
     group_name=GROUP,
     kinds={"dbt", "html"},
     deps=DBT_DOCS_DEPS,
+    partitions_def=force_week_partitions,
     description=(
         "The analysts' documentation site (`dbt docs generate --static`) of the week's warehouse: every model and seed "
         "with descriptions, columns, tests, lineage and the built tables' types. artifacts/dbt_docs/static_index.html "
@@ -244,7 +245,7 @@ def dbt_docs(
     settings = pipeline.settings()
     out = settings.artifacts_dir / DBT_DOCS_SUBDIR
     with warehouse.connect() as con:
-        inputs = docs_inputs(con, warehouse.database_path)
+        inputs = docs_inputs(con, str(warehouse.path))
     stamp = _read_stamp(out)
     if stamp.get("inputs") == inputs and not config.force:
         context.log.info(f"dbt docs: unchanged since {stamp.get('generated_at')}, not regenerated")
@@ -260,7 +261,7 @@ def dbt_docs(
             }
         )
     why = "forced" if config.force else ("first generation" if not stamp else "the dbt project, dbt or the documented tables changed")
-    docs = generate_dbt_docs(warehouse.database_path, out, log=context.log)
+    docs = generate_dbt_docs(str(warehouse.path), out, log=context.log)
     generated_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     (out / DOCS_STAMP).write_text(
         json.dumps({"inputs": inputs, "generated_at": generated_at, "nodes": docs.nodes, "catalog_tables": docs.catalog_tables})
