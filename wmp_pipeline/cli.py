@@ -172,7 +172,9 @@ def run_forces_queued(registry, forces, args: argparse.Namespace) -> int:
         runs.append(run_queue.ForceRun(force=force.slug, job=job_name_for(force), partition=str(force_week_key(force.slug, week))))
     batch = uuid.uuid4().hex[:12]
     print(f"Queueing {len(runs)} force runs (at most {workers} at once; batch {batch}) ...", flush=True)
-    daemon = run_queue.start_daemon(PROJECT_ROOT / "workspace.yaml", home / "logs" / "wmp-daemon.log")
+    with DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)  # create the instance's storage before two processes race to (SQLite)
+    daemon = run_queue.start_daemon(PROJECT_ROOT / "workspace.yaml", home / "wmp-daemon.log")
     try:
         with DagsterInstance.get() as instance:
             run_queue.submit_runs(instance, PROJECT_ROOT / "workspace.yaml", runs, tags={"wmp/batch": batch})

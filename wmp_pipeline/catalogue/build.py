@@ -88,7 +88,7 @@ def _quote(text: str) -> str:
 def _published_at(con, alias: str, tables: set[str]):
     if MANIFEST_TABLE not in tables:
         return None
-    return con.execute(f"SELECT max(published_at) FROM {alias}.{MANIFEST_TABLE}").fetchone()[0]
+    return con.execute(f"SELECT max(published_at) FROM {alias}.{MANIFEST_TABLE}").fetchall()[0][0]
 
 
 def build_catalogue(path: Path, forces: list[ForceStatus]) -> CatalogueResult:
@@ -129,7 +129,7 @@ def build_catalogue(path: Path, forces: list[ForceStatus]) -> CatalogueResult:
                     f"SELECT {_quote(slug)} AS force, * FROM {alias}.main.{table}" for slug, alias in parts
                 )
                 con.execute(f"CREATE TABLE main.{table} AS {union}")
-                counts[table] = int(con.execute(f"SELECT count(*) FROM main.{table}").fetchone()[0])
+                counts[table] = int(con.execute(f"SELECT count(*) FROM main.{table}").fetchall()[0][0])
             status = pd.DataFrame(rows)
             status["published_at"] = pd.to_datetime(status["published_at"])
             status["built_at"] = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
@@ -138,7 +138,7 @@ def build_catalogue(path: Path, forces: list[ForceStatus]) -> CatalogueResult:
             con.unregister("_status")
             _hit_rate_view(con, set(sources))
             for i in range(len(forces)):
-                if con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [f"force_{i}"]).fetchone()[0]:
+                if con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [f"force_{i}"]).fetchall()[0][0]:
                     con.execute(f"DETACH force_{i}")
             con.execute("CHECKPOINT")
         finally:

@@ -59,7 +59,7 @@ def known_months_view(con: duckdb.DuckDBPyConnection, forecast_date: date) -> st
 
 
 def stored_backtest_summary(con: duckdb.DuckDBPyConnection, run_id: str, cfg: engine.HotspotConfig) -> pd.DataFrame | None:
-    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [METRICS_TABLE]).fetchone()[0]
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [METRICS_TABLE]).fetchall()[0][0]
     if not exists:
         return None
     overall = con.execute(f"SELECT * FROM {METRICS_TABLE} WHERE run_id = ? AND scope = 'overall'", [run_id]).df()
