@@ -111,7 +111,7 @@ def run_mode(workers: int, registry: Path, scratch: Path) -> dict:
     env = {**os.environ, "WMP_DATA_DIR": str(data), "DAGSTER_HOME": str(data / "dagster_home")}
     for var in ("WMP_LANDING_DIR", "WMP_DUCKDB_PATH", "WMP_ANALYST_DB_PATH", "WMP_ARTIFACTS_DIR", "WMP_GROUND_TRUTH_DIR"):
         env.pop(var, None)
-    cmd = [str(ROOT / ".venv" / "bin" / "wmp"), "run", "--forces", str(registry), "--force", "all", "--workers", str(workers)]
+    cmd = [str(Path(sys.executable).with_name("wmp")), "run", "--forces", str(registry), "--force", "all", "--workers", str(workers)]
     print(f"\n== {workers} at once: {' '.join(cmd)}", flush=True)
     started = time.monotonic()
     load_before = os.getloadavg()

@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from wmp_pipeline.publish.analyst_file import ANALYST_TABLES, MANIFEST_TABLE
+from wmp_pipeline.publish.analyst_file import ANALYST_STORAGE_VERSION, ANALYST_TABLES, MANIFEST_TABLE
 
 FORCES_TABLE = "catalogue_forces"
 HIT_RATES_VIEW = "hotspot_hit_rates"
@@ -102,8 +102,11 @@ def build_catalogue(path: Path, forces: list[ForceStatus]) -> CatalogueResult:
     rows, sources = [], {}
     old_umask = os.umask(0o077)
     try:
-        con = duckdb.connect(str(staged))
+        con = duckdb.connect()
         try:
+            # the analysts' DuckDB client reads the v1.0 storage format (as the force files)
+            con.execute(f"ATTACH {_quote(str(staged))} AS catalogue (STORAGE_VERSION {_quote(ANALYST_STORAGE_VERSION)})")
+            con.execute("USE catalogue")
             for i, f in enumerate(forces):
                 row = {
                     "force": f.slug, "name": f.name, "source": f.source, "analyst_file": str(f.analyst_file),
@@ -128,19 +131,21 @@ def build_catalogue(path: Path, forces: list[ForceStatus]) -> CatalogueResult:
                 union = " UNION ALL BY NAME ".join(
                     f"SELECT {_quote(slug)} AS force, * FROM {alias}.main.{table}" for slug, alias in parts
                 )
-                con.execute(f"CREATE TABLE main.{table} AS {union}")
-                counts[table] = int(con.execute(f"SELECT count(*) FROM main.{table}").fetchall()[0][0])
+                con.execute(f"CREATE TABLE catalogue.main.{table} AS {union}")
+                counts[table] = int(con.execute(f"SELECT count(*) FROM catalogue.main.{table}").fetchall()[0][0])
             status = pd.DataFrame(rows)
             status["published_at"] = pd.to_datetime(status["published_at"])
             status["built_at"] = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
             con.register("_status", status)
-            con.execute(f"CREATE TABLE main.{FORCES_TABLE} AS SELECT * FROM _status")
+            con.execute(f"CREATE TABLE catalogue.main.{FORCES_TABLE} AS SELECT * FROM _status")
             con.unregister("_status")
             _hit_rate_view(con, set(sources))
             for i in range(len(forces)):
                 if con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [f"force_{i}"]).fetchall()[0][0]:
                     con.execute(f"DETACH force_{i}")
-            con.execute("CHECKPOINT")
+            con.execute("USE memory")
+            con.execute("CHECKPOINT catalogue")
+            con.execute("DETACH catalogue")
         finally:
             con.close()
         fd = os.open(staged, os.O_RDONLY)
@@ -176,4 +181,4 @@ def _hit_rate_view(con: duckdb.DuckDBPyConnection, tables: set[str]) -> None:
             "(SELECT arg_max(run_id, created_at) FROM policeuk_backtest_metrics q WHERE q.force = p.force)"
         )
     if parts:
-        con.execute(f"CREATE VIEW main.{HIT_RATES_VIEW} AS " + " UNION ALL ".join(parts))
+        con.execute(f"CREATE VIEW catalogue.main.{HIT_RATES_VIEW} AS " + " UNION ALL ".join(parts))
