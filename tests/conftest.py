@@ -21,7 +21,7 @@ import pytest
 
 _SESSION_DATA = Path(tempfile.mkdtemp(prefix="wmp-tests-"))
 os.environ["WMP_DATA_DIR"] = str(_SESSION_DATA / "default")
-for _var in ("WMP_LANDING_DIR", "WMP_GROUND_TRUTH_DIR", "WMP_DUCKDB_PATH", "WMP_ANALYST_DB_PATH", "WMP_ARTIFACTS_DIR", "WMP_MODE"):
+for _var in ("WMP_FORCES_FILE", "WMP_LANDING_DIR", "WMP_GROUND_TRUTH_DIR", "WMP_DUCKDB_PATH", "WMP_ANALYST_DB_PATH", "WMP_ARTIFACTS_DIR", "WMP_MODE"):
     os.environ.pop(_var, None)
 os.environ["DAGSTER_HOME"] = str(_SESSION_DATA / "dagster_home")
 Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)

@@ -115,6 +115,8 @@ def asset_resources(root) -> dict:
     return {
         "warehouse": WarehouseResource(database_path=str(root / "wmp.duckdb")),
         "pipeline": PipelineSettingsResource(
+            data_dir=str(root),
+            duckdb_path=str(root / "wmp.duckdb"),
             landing_dir=str(root / "landing"),
             ground_truth_dir=str(root / "truth"),
             analyst_db_path=str(root / "analyst.duckdb"),

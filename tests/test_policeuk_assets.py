@@ -9,7 +9,7 @@ import sys
 import duckdb
 from dagster import AssetKey, materialize
 
-from wmp_pipeline.defs.policeuk.assets import POLICEUK_DIR_ENV, policeuk_street
+from wmp_pipeline.defs.policeuk.assets import policeuk_street
 from wmp_pipeline.defs.partitions import default_force_week
 from wmp_pipeline.defs.resources import build_resources
 from wmp_pipeline.policeuk.loader import STREET_TABLE, ensure_tables
@@ -25,12 +25,12 @@ ROWS = [
 WEEK = default_force_week("2021-10-04")
 
 
-def _resources(db) -> dict:
+def _resources(db, folder=None) -> dict:
     from wmp_pipeline.settings import get_settings
     import dataclasses
 
-    res = build_resources(dataclasses.replace(get_settings(), duckdb_path=db))
-    return {k: res[k] for k in ("warehouse", "pipeline")}
+    res = build_resources(dataclasses.replace(get_settings(), duckdb_path=db, policeuk_dir=folder))
+    return {k: res[k] for k in ("warehouse", "pipeline", "policeuk")}
 
 
 def _metadata(result, key: AssetKey) -> dict:
@@ -38,8 +38,7 @@ def _metadata(result, key: AssetKey) -> dict:
     return {k: v.value for k, v in next(m for m in mats if m.asset_key == key).metadata.items()}
 
 
-def test_asset_without_folder_is_a_no_op_that_says_so(tmp_path, monkeypatch):
-    monkeypatch.delenv(POLICEUK_DIR_ENV, raising=False)
+def test_asset_without_folder_is_a_no_op_that_says_so(tmp_path):
     db = tmp_path / "w.duckdb"
     result = materialize([policeuk_street], resources=_resources(db), partition_key=WEEK)
     assert result.success
@@ -48,12 +47,11 @@ def test_asset_without_folder_is_a_no_op_that_says_so(tmp_path, monkeypatch):
     assert not db.exists()
 
 
-def test_asset_loads_the_configured_folder_idempotently(tmp_path, monkeypatch):
+def test_asset_loads_the_configured_folder_idempotently(tmp_path):
     folder = tmp_path / "police"
     folder.mkdir()
     (folder / "2021-09-test-street.csv").write_text("\n".join([HEADER, *ROWS]) + "\n")
-    monkeypatch.setenv(POLICEUK_DIR_ENV, str(folder))
-    resources = _resources(tmp_path / "w.duckdb")
+    resources = _resources(tmp_path / "w.duckdb", folder)
     first = _metadata(materialize([policeuk_street], resources=resources, partition_key=WEEK), policeuk_street.key)
     second = _metadata(materialize([policeuk_street], resources=resources, partition_key=WEEK), policeuk_street.key)
     assert first["files_loaded_this_run"] == 1 and first["rows_total"] == 2 and first["rows_without_location_total"] == 1

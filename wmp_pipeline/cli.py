@@ -22,7 +22,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from wmp_pipeline.settings import DBT_PROJECT_DIR, PROJECT_ROOT, get_settings
+from wmp_pipeline.settings import DBT_PROJECT_DIR, PROJECT_ROOT, SettingsError, get_settings
 
 #: Sub-commands implemented in their own modules, each with ``main(argv)``.
 DELEGATED = {
@@ -104,8 +104,10 @@ def run_one_force(registry, force, args: argparse.Namespace) -> int:
     from wmp_pipeline.defs.partitions import force_week_key
     from wmp_pipeline.forces import settings_for
 
-    settings = settings_for(force, get_settings())
-    os.environ["WMP_DUCKDB_PATH"] = str(get_settings().duckdb_path)
+    # Refuse bad settings (unknown mode, production without a proper key) before any step runs.
+    base = get_settings().check_startable()
+    settings = settings_for(force, base)
+    os.environ["WMP_DUCKDB_PATH"] = str(base.duckdb_path)
     started = time.monotonic()
     quick_start = force.source == "connect" and settings.data_dir == get_settings().data_dir
     if quick_start and not any(settings.connect_dir.glob("*/manifest.json")):
@@ -160,7 +162,7 @@ def run_forces_queued(registry, forces, args: argparse.Namespace) -> int:
     from wmp_pipeline.forces import settings_for
 
     started = time.monotonic()
-    base = get_settings()
+    base = get_settings().check_startable()
     print("Preparing dbt (dbt parse) ...")
     prepare_dbt()
     home = dagster_home()
@@ -236,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in DELEGATED:
         sub.add_parser(name, help=f"see: wmp {name} --help")
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        raise SystemExit(f"wmp {args.command}: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ def build_definitions(settings: Settings | None = None, forces_file: str | None 
             *policeuk_assets.assets,
             *catalogue_assets.assets,
         ],
-        asset_checks=[*quality_checks.asset_checks, *hotspot_assets.asset_checks, *iom_assets.asset_checks],
+        # hotspot and IOM checks are check_specs of their assets, run inside them
+        asset_checks=quality_checks.asset_checks,
         jobs=[weekly_job, policeuk_weekly_job, national_catalogue_job],
         schedules=[weekly_schedule, policeuk_schedule],
         sensors=[connect_drop_sensor],

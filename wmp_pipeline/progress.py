@@ -11,10 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
 
-T = TypeVar("T")
 _LOG = logging.getLogger("wmp_pipeline")
 
 
@@ -57,13 +54,3 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def track(items: Iterable[T], step: str, total: int | None = None, log=None) -> Iterator[T]:
-    """Iterate ``items`` while reporting progress."""
-    if total is None and hasattr(items, "__len__"):
-        total = len(items)  # type: ignore[arg-type]
-    with Progress(step, total=total, log=log) as p:
-        for item in items:
-            yield item
-            p.update()

@@ -82,3 +82,79 @@ def connect(database_path: Path, read_only: bool = False, threads: int | None = 
                 _secure(database_path)
     finally:
         os.umask(old_umask)
+
+
+# --------------------------------------------------------------------------- tables
+# Names come from :mod:`wmp_pipeline.tables`; ``[schema.]name``, bare names are in ``main``.
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``"raw.connect_drop_log"`` -> ``("raw", "connect_drop_log")``; bare names are in ``main``."""
+    schema, _, table = name.rpartition(".")
+    return (schema or "main"), table
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether a table or view ``[schema.]name`` exists in the connection's database."""
+    schema, table = split_name(name)
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ? "
+            "and table_catalog = current_database()",
+            [schema, table],
+        ).fetchall()[0][0]
+    )
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    """Column names of ``[schema.]name`` in order (empty when it does not exist)."""
+    schema, table = split_name(name)
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+        "and table_catalog = current_database() order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+_FRAME_VIEW = "_wmp_frame"
+
+
+def write_frame(con: duckdb.DuckDBPyConnection, name: str, frame) -> None:
+    """Replace table ``name`` with ``frame`` (a pandas DataFrame or Arrow table)."""
+    con.register(_FRAME_VIEW, frame)
+    try:
+        con.execute(f"create or replace table {name} as select * from {_FRAME_VIEW}").fetchall()
+    finally:
+        con.unregister(_FRAME_VIEW)
+
+
+def replace_rows(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    frame,
+    where: str | None = None,
+    params: list | None = None,
+    create_when_empty: bool = True,
+) -> None:
+    """Delete the rows of ``name`` matching ``where`` (none when ``where`` is None) and append
+    ``frame`` by column name, creating the table from ``frame`` on first use.
+
+    ``create_when_empty=False``: an empty frame creates nothing (its column
+    types may be unknown) but still clears the ``where`` rows.
+    """
+    exists = table_exists(con, name)
+    if len(frame) == 0 and not create_when_empty:
+        if where and exists:
+            con.execute(f"delete from {name} where {where}", params or []).fetchall()
+        return
+    con.register(_FRAME_VIEW, frame)
+    try:
+        if not exists:
+            con.execute(f"create table {name} as select * from {_FRAME_VIEW}").fetchall()
+        else:
+            if where:
+                con.execute(f"delete from {name} where {where}", params or []).fetchall()
+            con.execute(f"insert into {name} by name select * from {_FRAME_VIEW}").fetchall()
+    finally:
+        con.unregister(_FRAME_VIEW)

@@ -1,31 +1,40 @@
-"""Resources, configured in one place from :mod:`wmp_pipeline.settings` and the force registry.
+"""Resources, built once in :func:`build_resources` from :mod:`wmp_pipeline.settings` and the force registry.
 
-One code location serves every force of the registry. The resources that
-hold paths (:class:`PipelineSettingsResource`, :class:`WarehouseResource`)
-learn the force of the run they serve when the run starts (from its
-``force`` partition tag, :func:`force_slug_of_run`) and hand every asset that
-force's own settings: its folders, its DuckDB file, its pseudonym key. A run
-without a force tag (an unpartitioned asset) serves the registry's default force.
+One resource per area: ``warehouse`` (the working DuckDB file), ``pipeline``
+(the deployment's folders, mode and pseudonymisation key), ``policeuk`` (the
+police.uk folder, :mod:`wmp_pipeline.defs.policeuk.resources`) and ``dbt``
+(:mod:`wmp_pipeline.defs.dbt.resources`). In the code location every field
+set in the environment is a ``dagster.EnvVar``, resolved when a run starts,
+so the pseudonymisation key never appears as a value in the run config or
+the UI; unset fields stay empty and take the default written once in
+:meth:`wmp_pipeline.settings.Settings.from_values`.
+
+One code location serves every force of the registry (``WMP_FORCES_FILE``,
+:mod:`wmp_pipeline.forces`). The resources that hold paths
+(:class:`PipelineSettingsResource`, :class:`WarehouseResource`) learn the
+force of the run they serve when the run starts (its ``force`` partition
+tag, :func:`force_slug_of_run`) and hand every asset that force's own
+settings: its folders, its DuckDB file, its pseudonym key. A run without a
+force tag (the unpartitioned catalogue) serves the registry's default force.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import PrivateAttr
-from dagster_dbt import DbtCliResource
 
 from wmp_pipeline import warehouse
-from wmp_pipeline.defs.project import dbt_project
+from wmp_pipeline.defs.dbt.resources import build_dbt_resource
+from wmp_pipeline.defs.policeuk.resources import PoliceUkResource
 from wmp_pipeline.forces import FORCES_FILE_ENV, Force, ForceRegistry, load_registry, settings_for
 from wmp_pipeline.forces.settings import force_data_dir
-from wmp_pipeline.settings import Settings, get_settings
+from wmp_pipeline.settings import ENV_VARS, Settings, get_settings
 
 #: Run tag Dagster sets on a run of one force x week partition.
 FORCE_TAG = "dagster/partition/force"
@@ -46,12 +55,15 @@ class ForceScopedResource(ConfigurableResource):
     """A resource whose values depend on the force of the run (read from the registry)."""
 
     #: registry file (WMP_FORCES_FILE); empty = the embedded registry
-    forces_file: str = ""
+    forces_file: str | None = None
     _force_slug: str | None = PrivateAttr(default=None)
 
-    def setup_for_execution(self, context: InitResourceContext) -> None:
+    def bind_run(self, context: InitResourceContext) -> None:
         self._force_slug = force_slug_of_run(context.run)
         self.force()  # an unknown force fails here, naming the known ones
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.bind_run(context)
 
     def registry(self) -> ForceRegistry:
         return load_registry(self.forces_file or None)
@@ -73,7 +85,7 @@ class WarehouseResource(ForceScopedResource):
 
     #: the data-folder force's file (WMP_DUCKDB_PATH); other forces use <data>/forces/<slug>/warehouse
     database_path: str
-    data_dir: str = ""
+    data_dir: str | None = None
 
     @property
     def path(self) -> Path:
@@ -93,56 +105,68 @@ class WarehouseResource(ForceScopedResource):
 
 
 class PipelineSettingsResource(ForceScopedResource):
-    """Paths and modes read from the environment when the resource is built, moved to the run's force."""
+    """The deployment's folders, mode and pseudonymisation key (``WMP_*``, see :mod:`wmp_pipeline.settings`),
+    moved to the run's force.
 
-    landing_dir: str
-    ground_truth_dir: str
-    analyst_db_path: str
-    artifacts_dir: str
-    boundary_file: str = ""
-    pseudonym_key: str
-    mode: str = "development"
-    data_dir: str = ""
-    duckdb_path: str = ""
+    Each field is the raw value of its environment variable (empty = the
+    default). Setting the resource up checks what a run must not start with
+    (an unknown mode; production without a proper key; an unknown force), so
+    a run launched from the UI fails before any step does work, as ``wmp run`` does.
+    """
+
+    data_dir: str | None = None
+    landing_dir: str | None = None
+    ground_truth_dir: str | None = None
+    duckdb_path: str | None = None
+    analyst_db_path: str | None = None
+    artifacts_dir: str | None = None
+    boundary_file: str | None = None
+    policeuk_dir: str | None = None
+    pseudonym_key: str | None = None
+    mode: str | None = None
+
+    def base_settings(self) -> Settings:
+        """The deployment's settings before moving to a force (the data-folder force's)."""
+        return Settings.from_values(**{name: getattr(self, name) for name in ENV_VARS})
 
     def settings(self) -> Settings:
         """The run's force's settings (see :func:`wmp_pipeline.forces.settings_for`)."""
         return settings_for(self.force(), self.base_settings())
 
-    def base_settings(self) -> Settings:
-        base = get_settings()
-        return Settings(
-            data_dir=Path(self.data_dir) if self.data_dir else base.data_dir,
-            landing_dir=Path(self.landing_dir),
-            ground_truth_dir=Path(self.ground_truth_dir),
-            duckdb_path=Path(self.duckdb_path) if self.duckdb_path else base.duckdb_path,
-            analyst_db_path=Path(self.analyst_db_path),
-            artifacts_dir=Path(self.artifacts_dir),
-            boundary_file=Path(self.boundary_file) if self.boundary_file else None,
-            pseudonym_key=self.pseudonym_key,
-            mode=self.mode,
-        )
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.base_settings().check_startable()
+        self.bind_run(context)
+        self.settings()
+
+
+def _from_environment(name: str) -> EnvVar | None:
+    var = ENV_VARS[name]
+    return EnvVar(var) if os.environ.get(var, "").strip() else None
+
+
+def _as_text(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def build_resources(settings: Settings | None = None, forces_file: str | Path | None = None) -> dict:
-    """The resources of ``settings`` (default: the environment) and the registry ``forces_file``
-    (default: ``WMP_FORCES_FILE``, else the embedded one)."""
-    s = settings or get_settings()
-    registry = str(forces_file or os.environ.get(FORCES_FILE_ENV, ""))
+    """Every resource of the code location: from the environment (``EnvVar``), or bound to
+    ``settings`` (tests and the benchmark, which run in temporary folders); the force registry
+    ``forces_file`` (default: ``WMP_FORCES_FILE``, else the embedded one-force registry)."""
+    if settings is None:
+        raw = {name: _from_environment(name) for name in ENV_VARS}
+        duckdb_path = raw["duckdb_path"] or str(get_settings().duckdb_path)
+        data_dir = raw["data_dir"] or str(get_settings().data_dir)
+    else:
+        raw = {name: _as_text(getattr(settings, name)) for name in ENV_VARS}
+        duckdb_path = str(settings.duckdb_path)
+        data_dir = str(settings.data_dir)
+    if forces_file:
+        registry = str(forces_file)
+    else:
+        registry = EnvVar(FORCES_FILE_ENV) if os.environ.get(FORCES_FILE_ENV, "").strip() else None
     return {
-        "warehouse": WarehouseResource(database_path=str(s.duckdb_path), data_dir=str(s.data_dir), forces_file=registry),
-        "pipeline": PipelineSettingsResource(
-            forces_file=registry,
-            data_dir=str(s.data_dir),
-            duckdb_path=str(s.duckdb_path),
-            landing_dir=str(s.landing_dir),
-            ground_truth_dir=str(s.ground_truth_dir),
-            analyst_db_path=str(s.analyst_db_path),
-            artifacts_dir=str(s.artifacts_dir),
-            boundary_file=str(s.boundary_file or ""),
-            pseudonym_key=s.pseudonym_key,
-            mode=s.mode,
-        ),
-        # The dbt of this environment, so the pipeline works without an activated venv.
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
+        "warehouse": WarehouseResource(database_path=duckdb_path, data_dir=data_dir, forces_file=registry),
+        "pipeline": PipelineSettingsResource(**raw, forces_file=registry),
+        "policeuk": PoliceUkResource(folder=raw["policeuk_dir"]),
+        "dbt": build_dbt_resource(),
     }

@@ -72,9 +72,3 @@ def sql_period_start(column: str, period: str) -> str:
     if period == "month":
         return f"make_date(CAST({column} // 12 AS INTEGER), CAST({column} % 12 + 1 AS INTEGER), 1)"
     raise ValueError(f"unknown period {period!r}")
-
-
-def sql_season(column: str, period: str) -> tuple[str, str]:
-    """DuckDB expressions (week of year, month) for a period index column."""
-    start = sql_period_start(column, period)
-    return f"CAST(weekofyear({start}) AS INTEGER)", f"CAST(month({start}) AS INTEGER)"

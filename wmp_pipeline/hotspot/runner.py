@@ -7,7 +7,6 @@ steps run from a benchmark script or a test on a plain DuckDB connection.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -16,6 +15,7 @@ import duckdb
 import geopandas as gpd
 import pandas as pd
 
+from wmp_pipeline import warehouse
 from wmp_pipeline.hotspot import engine
 from wmp_pipeline.hotspot.backtest import BacktestResult, summary_table
 from wmp_pipeline.hotspot.config import HotspotConfig
@@ -150,10 +150,7 @@ class BacktestDecision:
 def stored_backtest_runs(con: duckdb.DuckDBPyConnection, forecast_date: date) -> pd.DataFrame:
     """One row per stored backtest run made on or before ``forecast_date`` (empty if none)."""
     columns = ["run_id", "as_of_date", "config_fingerprint", "refit_every", "backtest_periods"]
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [store.BACKTEST_TABLE]
-    ).fetchall()[0][0]
-    if not exists:
+    if not warehouse.table_exists(con, store.BACKTEST_TABLE):
         return pd.DataFrame(columns=columns)
     return con.execute(
         f"SELECT DISTINCT {', '.join(columns)} FROM {store.BACKTEST_TABLE} WHERE as_of_date <= ? ORDER BY as_of_date, run_id",
@@ -247,13 +244,6 @@ def score_week(
     paths["png"] = maps / f"hotspot_top_{forecast_date.isoformat()}.png"
     paths["png"].write_bytes(png)
     return table, paths
-
-
-def timed(fn, *args, **kwargs):
-    """(result, seconds) of a call."""
-    started = time.monotonic()
-    out = fn(*args, **kwargs)
-    return out, time.monotonic() - started
 
 
 __all__ = [

@@ -20,22 +20,21 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from wmp_pipeline import tables, warehouse
 from wmp_pipeline.hotspot.config import HotspotConfig
 from wmp_pipeline.hotspot.grid import CELL_COLUMNS, CRS_BNG
 from wmp_pipeline.hotspot.panel import PanelInfo
 
-CELLS_TABLE = "hotspot_cells"
-PANEL_TABLE = "hotspot_panel"
-PANEL_INFO_TABLE = "hotspot_panel_info"
-BACKTEST_TABLE = "hotspot_backtest_metrics"
-PREDICTIONS_TABLE = "hotspot_predictions"
+CELLS_TABLE = tables.HOTSPOT_CELLS
+PANEL_TABLE = tables.HOTSPOT_PANEL
+PANEL_INFO_TABLE = tables.HOTSPOT_PANEL_INFO
+BACKTEST_TABLE = tables.HOTSPOT_BACKTEST_METRICS
+PREDICTIONS_TABLE = tables.HOTSPOT_PREDICTIONS
 
 
 def write_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
     """Replace ``table`` with ``frame``."""
-    con.register("_hs_write", frame)
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _hs_write")
-    con.unregister("_hs_write")
+    warehouse.write_frame(con, table, frame)
 
 
 def write_cells(con: duckdb.DuckDBPyConnection, cells: gpd.GeoDataFrame) -> None:
@@ -63,10 +62,7 @@ def write_panel_info(con: duckdb.DuckDBPyConnection, info: PanelInfo, cfg: Hotsp
 
 
 def read_panel_info(con: duckdb.DuckDBPyConnection) -> tuple[PanelInfo, HotspotConfig]:
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [PANEL_INFO_TABLE]
-    ).fetchall()[0][0]
-    if not exists:
+    if not warehouse.table_exists(con, PANEL_INFO_TABLE):
         raise LookupError("no hotspot panel has been built yet: materialise hotspot_panel first")
     row = con.execute(f"SELECT info_json, config_json FROM {PANEL_INFO_TABLE}").fetchall()[0]
     return PanelInfo(**json.loads(row[0])), HotspotConfig.from_json(row[1])
@@ -74,11 +70,4 @@ def read_panel_info(con: duckdb.DuckDBPyConnection) -> tuple[PanelInfo, HotspotC
 
 def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, where: str, params: list) -> None:
     """Delete the rows matching ``where`` and append ``frame`` (creating the table on first use)."""
-    con.register("_hs_rows", frame)
-    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchall()[0][0]
-    if not exists:
-        con.execute(f"CREATE TABLE {table} AS SELECT * FROM _hs_rows")
-    else:
-        con.execute(f"DELETE FROM {table} WHERE {where}", params)
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _hs_rows")
-    con.unregister("_hs_rows")
+    warehouse.replace_rows(con, table, frame, where, params)

@@ -93,11 +93,6 @@ def cap_positions(frame: pd.DataFrame, positions: np.ndarray, max_rows: int | No
     return positions[order]
 
 
-def cap_rows(frame: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
-    """The rows of :func:`cap_positions`."""
-    return frame.iloc[cap_positions(frame, np.arange(len(frame)), max_rows, seed)]
-
-
 @dataclass
 class FittedModels:
     xgb: XgbEscalationModel

@@ -26,10 +26,12 @@ import duckdb
 import pandas as pd
 
 from wmp_pipeline.evaluation.classification import average_precision, precision_at_k, roc_auc
+from wmp_pipeline import tables
 from wmp_pipeline.settings import get_settings
+from wmp_pipeline.warehouse import table_exists
 
 TRUTH_FILE = "iom_truth.parquet"
-BACKTEST_TABLE = "iom_backtest_predictions"
+BACKTEST_TABLE = tables.IOM_BACKTEST_PREDICTIONS
 
 
 def load_joined(duckdb_path: Path, truth_dir: Path) -> pd.DataFrame:
@@ -38,8 +40,7 @@ def load_joined(duckdb_path: Path, truth_dir: Path) -> pd.DataFrame:
     if not truth_path.exists():
         raise FileNotFoundError(f"no ground truth at {truth_path}")
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
-        if BACKTEST_TABLE not in tables:
+        if not table_exists(con, BACKTEST_TABLE):
             raise RuntimeError(f"{duckdb_path} has no {BACKTEST_TABLE}: materialise iom_model first")
         preds = con.execute(f"select person_id, test_week, label, model, score, probability from {BACKTEST_TABLE}").df()
         truth = con.execute(

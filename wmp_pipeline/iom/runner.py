@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from wmp_pipeline import tables, warehouse
 from wmp_pipeline.iom import artifacts
 from wmp_pipeline.iom.audit import audit_predictions
 from wmp_pipeline.iom.backtest import (
@@ -52,10 +53,10 @@ from wmp_pipeline.privacy.pseudonymise import check_key
 from wmp_pipeline.progress import Progress
 from wmp_pipeline.settings import Settings
 
-SNAPSHOTS = "iom_snapshots"
-BACKTEST = "iom_backtest_predictions"
-METRICS = "iom_model_metrics"
-FAIRNESS = "iom_fairness_audit"
+SNAPSHOTS = tables.IOM_SNAPSHOTS
+BACKTEST = tables.IOM_BACKTEST_PREDICTIONS
+METRICS = tables.IOM_MODEL_METRICS
+FAIRNESS = tables.IOM_FAIRNESS_AUDIT
 
 METRICS_DDL = f"""
 create table if not exists {METRICS} (
@@ -87,12 +88,7 @@ def limit_memory(con, config: IomConfig) -> None:
         con.execute(f"set memory_limit = '{config.duckdb_memory_limit}'").fetchall()
 
 
-def table_exists(con, name: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'main' and table_name = ?", [name]
-        ).fetchall()[0][0]
-    )
+table_exists = warehouse.table_exists
 
 
 # ---------------------------------------------------------------- snapshots
@@ -227,20 +223,7 @@ def _write_table(con, name: str, frame: pd.DataFrame, replace_where: str | None 
     An empty frame creates nothing (its column types would be unknown) but
     still clears the ``replace_where`` rows.
     """
-    if frame.empty:
-        if replace_where and table_exists(con, name):
-            con.execute(f"delete from {name} where {replace_where}", params or []).fetchall()
-        return
-    con.register("_iom_frame", frame)
-    try:
-        if not table_exists(con, name):
-            con.execute(f"create table {name} as select * from _iom_frame").fetchall()
-        else:
-            if replace_where:
-                con.execute(f"delete from {name} where {replace_where}", params or []).fetchall()
-            con.execute(f"insert into {name} by name select * from _iom_frame").fetchall()
-    finally:
-        con.unregister("_iom_frame")
+    warehouse.replace_rows(con, name, frame, replace_where, params, create_when_empty=False)
 
 
 def run_training(

@@ -37,7 +37,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from wmp_pipeline import warehouse
+from wmp_pipeline import tables, warehouse
 from wmp_pipeline.evaluation.spatial import pool
 from wmp_pipeline.hotspot import engine
 from wmp_pipeline.hotspot.periods import period_index, period_start, sql_period_index
@@ -48,8 +48,8 @@ from wmp_pipeline.policeuk.staging import build_staging
 from wmp_pipeline.progress import Progress
 from wmp_pipeline.settings import get_settings
 
-PANEL_TABLE = "policeuk_hotspot_panel"
-METRICS_TABLE = "policeuk_backtest_metrics"
+PANEL_TABLE = tables.POLICEUK_HOTSPOT_PANEL
+METRICS_TABLE = tables.POLICEUK_BACKTEST_METRICS
 AREA_SHARES = (0.005, 0.01, 0.02, 0.05)
 
 #: police.uk names of the targets, for printed tables

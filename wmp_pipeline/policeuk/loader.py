@@ -39,13 +39,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from wmp_pipeline import tables
 from wmp_pipeline.policeuk.coordinates import to_bng
 from wmp_pipeline.policeuk.files import STREET_COLUMNS, StreetFile, find_street_files, read_street_file
 from wmp_pipeline.progress import Progress
 
-RAW_SCHEMA = "raw"
-STREET_TABLE = f"{RAW_SCHEMA}.policeuk_street"
-LEDGER_TABLE = f"{RAW_SCHEMA}.policeuk_file_ledger"
+RAW_SCHEMA = tables.RAW_SCHEMA
+STREET_TABLE = tables.POLICEUK_STREET
+LEDGER_TABLE = tables.POLICEUK_FILE_LEDGER
 
 #: police.uk column -> raw table column
 COLUMN_NAMES = {c: c.lower().replace(" ", "_") for c in STREET_COLUMNS}

@@ -12,22 +12,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from wmp_pipeline.settings import DEVELOPMENT_PSEUDONYM_KEY, Settings
+from wmp_pipeline.settings import InsecureKeyError, Settings
 
-
-class InsecureKeyError(RuntimeError):
-    pass
+__all__ = ["InsecureKeyError", "check_key", "pseudonym", "register_duckdb_function"]
 
 
 def check_key(settings: Settings) -> str:
     """Return the pseudonymisation key, refusing the development key in production."""
-    key = settings.pseudonym_key
-    if settings.production and (key == DEVELOPMENT_PSEUDONYM_KEY or len(key) < 32):
-        raise InsecureKeyError(
-            "WMP_MODE=production needs WMP_PSEUDONYM_KEY set to a secret of at least 32 "
-            "characters (the development default key is refused)"
-        )
-    return key
+    return settings.check_startable().pseudonym_key
 
 
 def pseudonym(person_id: str, key: str) -> str:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import duckdb
 
+from wmp_pipeline import tables
 from wmp_pipeline.privacy.file_permissions import owner_only_umask, restrict_to_owner
 from wmp_pipeline.privacy.scrub import is_identifying_column
 from wmp_pipeline.quality.summary import QUALITY_TABLES
@@ -47,21 +48,21 @@ _LOG = logging.getLogger("wmp_pipeline.publish")
 
 #: Analyst-facing tables of the working database (schema ``main``), by name.
 ANALYST_TABLES: tuple[str, ...] = (
-    "hotspot_cells",
-    "hotspot_predictions",
-    "hotspot_backtest_metrics",
-    "policeuk_backtest_metrics",
-    "iom_risk_scores",
-    "iom_model_metrics",
-    "iom_fairness_audit",
+    tables.HOTSPOT_CELLS,
+    tables.HOTSPOT_PREDICTIONS,
+    tables.HOTSPOT_BACKTEST_METRICS,
+    tables.POLICEUK_BACKTEST_METRICS,
+    tables.IOM_RISK_SCORES,
+    tables.IOM_MODEL_METRICS,
+    tables.IOM_FAIRNESS_AUDIT,
     *QUALITY_TABLES,
-    "mart_unknown_offence_codes",
+    tables.MART_UNKNOWN_OFFENCE_CODES,
 )
 #: Name patterns (``fnmatch``) of further analyst tables: the dbt marts.
 ANALYST_TABLE_PATTERNS: tuple[str, ...] = ("mart_*",)
 #: Tables that must never leave the working database, whatever a list or pattern says.
-NEVER_PUBLISH: frozenset[str] = frozenset({"restricted_person_keys", "iom_offender_week"})
-MANIFEST_TABLE = "publish_manifest"
+NEVER_PUBLISH: frozenset[str] = frozenset({tables.RESTRICTED_PERSON_KEYS, tables.IOM_OFFENDER_WEEK})
+MANIFEST_TABLE = tables.PUBLISH_MANIFEST
 #: On-disk format of the analyst file: readable by DuckDB 1.0 and later (CLI, ODBC
 #: drivers inside dashboard tools), not only by the pipeline's own DuckDB.
 ANALYST_STORAGE_VERSION = "v1.0.0"

@@ -26,6 +26,8 @@ import duckdb
 import pandas as pd
 
 from wmp_pipeline.contract import TABLES
+from wmp_pipeline.tables import CONNECT_DROP_LOG, CONNECT_QUARANTINE
+from wmp_pipeline.warehouse import table_exists
 
 
 @dataclass(frozen=True)
@@ -122,28 +124,20 @@ class ReconciliationReport:
         )
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchone()[0]
-    )
-
-
 def reconcile_drops(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...] = TABLES) -> ReconciliationReport:
     """Recount every applied drop's files against the raw tables and quarantine."""
-    if not _exists(con, "raw", "connect_drop_log"):
+    if not table_exists(con, CONNECT_DROP_LOG):
         return ReconciliationReport(files=())
-    logged = con.execute("select drop_id, files from raw.connect_drop_log order by extract_date, drop_id").fetchall()
+    logged = con.execute(f"select drop_id, files from {CONNECT_DROP_LOG} order by extract_date, drop_id").fetchall()
     loaded: dict[tuple[str, str], int] = {}
     for table in tables:
-        if _exists(con, "raw", f"connect_{table}"):
+        if table_exists(con, f"raw.connect_{table}"):
             for drop_id, n in con.execute(f"select _drop_id, count(*) from raw.connect_{table} group by 1").fetchall():
                 loaded[(table, drop_id)] = n
     quarantined: dict[tuple[str, str], int] = {}
-    if _exists(con, "raw", "connect_quarantine"):
+    if table_exists(con, CONNECT_QUARANTINE):
         for drop_id, table, n in con.execute(
-            "select drop_id, table_name, count(*) from raw.connect_quarantine group by 1, 2"
+            f"select drop_id, table_name, count(*) from {CONNECT_QUARANTINE} group by 1, 2"
         ).fetchall():
             quarantined[(table, drop_id)] = n
 

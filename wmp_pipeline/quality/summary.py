@@ -28,10 +28,12 @@ import pandas as pd
 from wmp_pipeline.privacy.scrub import is_identifying_column
 from wmp_pipeline.quality.gx_suites import SuiteResult
 from wmp_pipeline.quality.reconciliation import ReconciliationReport
+from wmp_pipeline.tables import CONNECT_QUARANTINE, DQ_DROP_RECONCILIATION, DQ_EXPECTATION_RESULTS, DQ_QUARANTINE_SUMMARY
+from wmp_pipeline.warehouse import table_exists
 
-RECONCILIATION_TABLE = "dq_drop_reconciliation"
-QUARANTINE_SUMMARY_TABLE = "dq_quarantine_summary"
-EXPECTATION_RESULTS_TABLE = "dq_expectation_results"
+RECONCILIATION_TABLE = DQ_DROP_RECONCILIATION
+QUARANTINE_SUMMARY_TABLE = DQ_QUARANTINE_SUMMARY
+EXPECTATION_RESULTS_TABLE = DQ_EXPECTATION_RESULTS
 QUALITY_TABLES = (RECONCILIATION_TABLE, QUARANTINE_SUMMARY_TABLE, EXPECTATION_RESULTS_TABLE)
 
 _TABLE_COMMENTS = {
@@ -77,14 +79,11 @@ def reason_rules(reason: str) -> list[str]:
 def quarantine_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Quarantined rows per drop, table and rule (a row breaking two rules counts under both)."""
     columns = ["drop_id", "table_name", "rule", "rows_quarantined", "rows_open"]
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'connect_quarantine'"
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, CONNECT_QUARANTINE):
         return pd.DataFrame(columns=columns)
     grouped = con.execute(
-        """select drop_id, table_name, reason, count(*) as n, count(*) filter (where resolved_by_drop_id is null) as n_open
-           from raw.connect_quarantine group by all"""
+        f"""select drop_id, table_name, reason, count(*) as n, count(*) filter (where resolved_by_drop_id is null) as n_open
+           from {CONNECT_QUARANTINE} group by all"""
     ).fetchall()
     counts: dict[tuple[str, str, str], list[int]] = {}
     for drop_id, table_name, reason, n, n_open in grouped:

@@ -15,12 +15,16 @@ project's own ``target/`` (whose manifest Dagster loads) is left alone.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata as package_metadata
 from pathlib import Path
 
 from wmp_pipeline.settings import DBT_PROJECT_DIR
@@ -113,3 +117,78 @@ def generate_dbt_docs(
     if log is not None:
         log.info(f"dbt docs generate: {docs.nodes} nodes, {docs.catalog_tables} tables in the catalog, {docs.seconds:.1f}s")
     return docs
+
+
+#: Written next to the docs site: the fingerprint of what it was generated from.
+DOCS_STAMP = "wmp_docs_inputs.json"
+#: Folders of the dbt project that are outputs or caches, not sources of the docs.
+_DBT_NON_SOURCES = {"target", "logs", "dbt_packages"}
+
+
+def _dbt_relations(manifest_path: Path) -> set[tuple[str, str]] | None:
+    """(schema, table) of every model, seed and source in the dbt manifest; None without a manifest."""
+    try:
+        manifest = json.loads(Path(manifest_path).read_text())
+    except (OSError, ValueError):
+        return None
+    out = {
+        (n["schema"], n.get("alias") or n["name"])
+        for n in manifest.get("nodes", {}).values()
+        if n.get("resource_type") in ("model", "seed", "snapshot")
+    }
+    out |= {(n["schema"], n.get("identifier") or n["name"]) for n in manifest.get("sources", {}).values()}
+    return out
+
+
+def docs_inputs(con, database_path: str, project_dir: Path = DBT_PROJECT_DIR, manifest_path: Path | None = None) -> str:
+    """Fingerprint of everything the dbt docs site shows: the dbt project's files,
+    dbt's version and the warehouse's columns (types, comments) of the relations dbt documents.
+
+    The catalog of dbt-duckdb holds no row counts, so a week that only adds
+    rows gives the same site.
+    """
+    h = hashlib.sha256()
+    for pkg in ("dbt-core", "dbt-duckdb"):
+        try:
+            h.update(f"{pkg}={package_metadata.version(pkg)}\n".encode())
+        except package_metadata.PackageNotFoundError:
+            pass
+    h.update(f"database={Path(database_path).stem}\n".encode())
+    for path in sorted(Path(project_dir).rglob("*")):
+        rel = path.relative_to(project_dir)
+        if not path.is_file() or rel.parts[0] in _DBT_NON_SOURCES or any(part.startswith(".") for part in rel.parts):
+            continue
+        h.update(f"file={rel.as_posix()}\n".encode())
+        h.update(path.read_bytes())
+    relations = _dbt_relations(manifest_path or Path(project_dir) / "target" / "manifest.json")
+    columns = con.execute(
+        "select schema_name, table_name, column_index, column_name, data_type, coalesce(comment, '') "
+        "from duckdb_columns() where database_name = current_database() and schema_name <> 'temp' order by all"
+    ).fetchall()
+    tables = con.execute(
+        "select schema_name, table_name, 'table', coalesce(comment, '') from duckdb_tables() "
+        "where database_name = current_database() and not temporary "
+        "union all select schema_name, view_name, 'view', coalesce(comment, '') from duckdb_views() "
+        "where database_name = current_database() and not internal and not temporary order by all"
+    ).fetchall()
+    for row in [*tables, *columns]:
+        if relations is None or (row[0], row[1]) in relations:
+            h.update(("\x1f".join(map(str, row)) + "\n").encode())
+    return h.hexdigest()
+
+
+def read_stamp(out: Path) -> dict:
+    """The stamp of the site in ``out`` ({} when there is no complete site)."""
+    try:
+        stamp = json.loads((out / DOCS_STAMP).read_text())
+    except (OSError, ValueError):
+        return {}
+    return stamp if (out / "static_index.html").exists() else {}
+
+
+def write_stamp(out: Path, inputs: str, docs: DbtDocs) -> None:
+    """Record what the site in ``out`` was generated from (read back by :func:`read_stamp`)."""
+    generated_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    (out / DOCS_STAMP).write_text(
+        json.dumps({"inputs": inputs, "generated_at": generated_at, "nodes": docs.nodes, "catalog_tables": docs.catalog_tables})
+    )

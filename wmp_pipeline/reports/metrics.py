@@ -14,11 +14,12 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from wmp_pipeline import tables
 from wmp_pipeline.reports.tables import Unavailable, query, require
 
-BACKTEST = "hotspot_backtest_metrics"
-IOM_METRICS = "iom_model_metrics"
-FAIRNESS = "iom_fairness_audit"
+BACKTEST = tables.HOTSPOT_BACKTEST_METRICS
+IOM_METRICS = tables.IOM_MODEL_METRICS
+FAIRNESS = tables.IOM_FAIRNESS_AUDIT
 #: area shares the reports show (when the backtest has them)
 REPORT_SHARES = (0.01, 0.05)
 

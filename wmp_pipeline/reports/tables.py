@@ -14,6 +14,10 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from wmp_pipeline.warehouse import split_name, table_columns, table_exists
+
+__all__ = ["Unavailable", "missing_columns", "query", "require", "split_name", "table_columns", "table_exists"]
+
 
 @dataclass(frozen=True)
 class Unavailable:
@@ -23,35 +27,6 @@ class Unavailable:
 
     def __str__(self) -> str:
         return self.reason
-
-
-def split_name(name: str) -> tuple[str, str]:
-    """``"raw.connect_drop_log"`` -> ``("raw", "connect_drop_log")``; bare names are in ``main``."""
-    schema, _, table = name.rpartition(".")
-    return (schema or "main"), table
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """Whether a table or view ``[schema.]name`` exists in the connection's database."""
-    schema, table = split_name(name)
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ? "
-            "and table_catalog = current_database()",
-            [schema, table],
-        ).fetchall()[0][0]
-    )
-
-
-def table_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
-    """Column names of ``[schema.]name`` in order (empty when it does not exist)."""
-    schema, table = split_name(name)
-    rows = con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-        "and table_catalog = current_database() order by ordinal_position",
-        [schema, table],
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def missing_columns(con: duckdb.DuckDBPyConnection, name: str, needed: list[str] | tuple[str, ...]) -> list[str]:

@@ -23,17 +23,17 @@ metrics and the fairness audit. Every value says where it comes from.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 import wmp_pipeline
+from wmp_pipeline import tables
 from wmp_pipeline.reports import metrics, tool_facts
+from wmp_pipeline.reports.formatting import fmt_value
 from wmp_pipeline.reports.tables import Unavailable, require
 from wmp_pipeline.reports.tool_facts import Answer, ToolFacts
 from wmp_pipeline.settings import Settings
@@ -42,6 +42,11 @@ TRANSPARENCY_SUBDIR = "transparency"
 ATRS_VERSION = "3.0"
 HOTSPOT_MODELS_SUBDIR = Path("models") / "hotspot"
 IOM_MODELS_SUBDIR = Path("models") / "iom"
+#: Every table the record reads (its asset depends on their writers).
+TRANSPARENCY_READS = (
+    tables.HOTSPOT_PREDICTIONS, tables.HOTSPOT_BACKTEST_METRICS, tables.INT_CRIMES_CLASSIFIED, tables.INT_CHARGES_HARM,
+    tables.IOM_RISK_SCORES, tables.IOM_MODEL_METRICS, tables.IOM_FAIRNESS_AUDIT, tables.CONNECT_DROP_LOG,
+)
 
 
 @dataclass
@@ -90,24 +95,6 @@ class TransparencyRecord:
 # --------------------------------------------------------------------------- weekly metadata
 
 
-def _fmt(v, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if isinstance(v, pd.Timestamp):
-        v = v.to_pydatetime()
-    if isinstance(v, datetime):
-        return v.date().isoformat() if v.time() == datetime.min.time() else v.isoformat(sep=" ", timespec="minutes")
-    if isinstance(v, date):
-        return v.isoformat()
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{int(v):,}" if v.is_integer() and abs(v) >= 1 else f"{v:.{digits}f}"
-    return str(v)
-
-
 def _answer(label: str, answer: Answer) -> RecordField:
     return RecordField(label, answer.text, answer.source)
 
@@ -120,32 +107,32 @@ def data_window(con: duckdb.DuckDBPyConnection, forecast_date: date) -> dict[str
     """What data the week's run used: the drops applied, and the crimes and the charges
     known before the forecast date (keys ``drops``, ``crimes``, ``charges``)."""
     out = {}
-    if require(con, "raw.connect_drop_log", ["extract_date", "extract_type"]) is None:
+    if require(con, tables.CONNECT_DROP_LOG, ["extract_date", "extract_type"]) is None:
         n, first, last = con.execute(
-            "select count(*), min(extract_date), max(extract_date) from raw.connect_drop_log where cast(extract_date as date) <= ?",
+            f"select count(*), min(extract_date), max(extract_date) from {tables.CONNECT_DROP_LOG} where cast(extract_date as date) <= ?",
             [forecast_date],
         ).fetchall()[0]
         full = con.execute(
-            "select max(extract_date) from raw.connect_drop_log where extract_type = 'full' and cast(extract_date as date) <= ?",
+            f"select max(extract_date) from {tables.CONNECT_DROP_LOG} where extract_type = 'full' and cast(extract_date as date) <= ?",
             [forecast_date],
         ).fetchall()[0][0]
-        out["drops"] = f"CONNECT drops applied: {n:,} (first {_fmt(first)}, newest {_fmt(last)}; newest full extract {_fmt(full)})."
+        out["drops"] = f"CONNECT drops applied: {n:,} (first {fmt_value(first)}, newest {fmt_value(last)}; newest full extract {fmt_value(full)})."
     else:
         out["drops"] = "CONNECT drop log: not available this week."
     cutoff = datetime.combine(forecast_date, datetime.min.time())
-    if require(con, "int_crimes__classified", ["committed_date", "recorded_at"]) is None:
+    if require(con, tables.INT_CRIMES_CLASSIFIED, ["committed_date", "recorded_at"]) is None:
         n, first, last = con.execute(
-            "select count(*), min(committed_date), max(committed_date) from int_crimes__classified where recorded_at < ?",
+            f"select count(*), min(committed_date), max(committed_date) from {tables.INT_CRIMES_CLASSIFIED} where recorded_at < ?",
             [cutoff],
         ).fetchall()[0]
-        out["crimes"] = f"Active recorded crimes known before {forecast_date}: {n:,}, committed {_fmt(first)} to {_fmt(last)}."
+        out["crimes"] = f"Active recorded crimes known before {forecast_date}: {n:,}, committed {fmt_value(first)} to {fmt_value(last)}."
     else:
         out["crimes"] = "Recorded crimes: not available this week."
-    if require(con, "int_charges__harm", ["charge_date"]) is None:
+    if require(con, tables.INT_CHARGES_HARM, ["charge_date"]) is None:
         n, first, last = con.execute(
-            "select count(*), min(charge_date), max(charge_date) from int_charges__harm where charge_date < ?", [forecast_date]
+            f"select count(*), min(charge_date), max(charge_date) from {tables.INT_CHARGES_HARM} where charge_date < ?", [forecast_date]
         ).fetchall()[0]
-        out["charges"] = f"Active charges known before {forecast_date}: {n:,}, dated {_fmt(first)} to {_fmt(last)}."
+        out["charges"] = f"Active charges known before {forecast_date}: {n:,}, dated {fmt_value(first)} to {fmt_value(last)}."
     else:
         out["charges"] = "Charges: not available this week."
     return out
@@ -154,18 +141,18 @@ def data_window(con: duckdb.DuckDBPyConnection, forecast_date: date) -> dict[str
 def versions_in_use(con: duckdb.DuckDBPyConnection, tool: ToolFacts, forecast_date: date) -> list[str]:
     """Model versions that produced this week's outputs of ``tool``."""
     if tool.code == "iom":
-        if require(con, "iom_risk_scores", ["model_version", "week"]) is not None:
+        if require(con, tables.IOM_RISK_SCORES, ["model_version", "week"]) is not None:
             return []
         rows = con.execute(
-            "select distinct model_version from iom_risk_scores where cast(week as date) = "
-            "(select max(cast(week as date)) from iom_risk_scores where cast(week as date) <= ?)",
+            f"select distinct model_version from {tables.IOM_RISK_SCORES} where cast(week as date) = "
+            f"(select max(cast(week as date)) from {tables.IOM_RISK_SCORES} where cast(week as date) <= ?)",
             [forecast_date],
         ).fetchall()
     else:
-        if require(con, "hotspot_predictions", ["model_version", "target", "forecast_week"]) is not None:
+        if require(con, tables.HOTSPOT_PREDICTIONS, ["model_version", "target", "forecast_week"]) is not None:
             return []
         rows = con.execute(
-            "select distinct model_version from hotspot_predictions where target = ? and cast(forecast_week as date) = ?",
+            f"select distinct model_version from {tables.HOTSPOT_PREDICTIONS} where target = ? and cast(forecast_week as date) = ?",
             [tool.code, forecast_date],
         ).fetchall()
     return sorted(str(r[0]) for r in rows if r[0] is not None)
@@ -217,10 +204,10 @@ def registry_table(entries: list[dict]) -> RecordTable | None:
     for meta in entries:
         for key, label in _REGISTRY_KEYS:
             if key in meta and not isinstance(meta[key], dict | list):
-                rows.append([label, _fmt(meta[key])])
+                rows.append([label, fmt_value(meta[key])])
         window = meta.get("training_window")
         if isinstance(window, dict) and window:
-            rows.append(["Training window", ", ".join(f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in window.items())])
+            rows.append(["Training window", ", ".join(f"{k.replace('_', ' ')} {fmt_value(v)}" for k, v in window.items())])
         feats = meta.get("features") or meta.get("feature_names")
         if isinstance(feats, list):
             rows.append(["Features", f"{len(feats)}: " + ", ".join(map(str, feats))])
@@ -241,9 +228,9 @@ def hotspot_metrics_table(con: duckdb.DuckDBPyConnection, target: str, forecast_
         row = [model]
         for s in bt.shares:
             hit = metrics.at_share(m, s)
-            row += [f"{100 * hit['hit_rate'].iloc[0]:.1f}%" if len(hit) else "–", _fmt(float(hit["pai"].iloc[0]), 1) if len(hit) else "–"]
+            row += [f"{100 * hit['hit_rate'].iloc[0]:.1f}%" if len(hit) else "–", fmt_value(float(hit["pai"].iloc[0]), 1) if len(hit) else "–"]
         rows.append(row)
-    span = f"{bt.n_origins} weekly forecasts from {_fmt(bt.first_origin)} to {_fmt(bt.last_origin)}" if bt.n_origins else "the latest run"
+    span = f"{bt.n_origins} weekly forecasts from {fmt_value(bt.first_origin)} to {fmt_value(bt.last_origin)}" if bt.n_origins else "the latest run"
     text = (
         f"Rolling-origin backtest (run {bt.run_id}) over {span}: each forecast made with data known at its date and "
         "judged on the crimes committed in the 28 days after it."
@@ -257,8 +244,8 @@ def iom_metrics_table(con: duckdb.DuckDBPyConnection, forecast_date: date) -> tu
     if isinstance(im, Unavailable):
         return None, str(im)
     names = list(im.wide.columns)
-    rows = [[m] + [_fmt(float(im.wide.loc[m, k]), 3) for k in names] for m in im.wide.index]
-    span = f"{im.n_weeks} test weeks from {_fmt(im.first_week)} to {_fmt(im.last_week)}" if im.n_weeks else "the latest evaluation"
+    rows = [[m] + [fmt_value(float(im.wide.loc[m, k]), 3) for k in names] for m in im.wide.index]
+    span = f"{im.n_weeks} test weeks from {fmt_value(im.first_week)} to {fmt_value(im.last_week)}" if im.n_weeks else "the latest evaluation"
     text = f"Rolling-origin backtest (run {im.run_id or 'latest'}): mean over {span}, each scored by a model trained only on earlier snapshots."
     return RecordTable(["Model", *names], rows), text
 
@@ -267,7 +254,7 @@ def fairness_record_table(con: duckdb.DuckDBPyConnection, forecast_date: date) -
     df = metrics.fairness_table(con, forecast_date)
     if isinstance(df, Unavailable):
         return None, str(df)
-    rows = [[_fmt(v) for v in r] for r in df.itertuples(index=False)]
+    rows = [[fmt_value(v) for v in r] for r in df.itertuples(index=False)]
     flagged = int((df["flags"].fillna("").astype(str) != "").sum()) if "flags" in df else 0
     text = (
         f"Group measures of the IOM model at its operating threshold, by protected or sensitive attribute. {flagged} "

@@ -368,5 +368,3 @@ def hotspot_predictions(
 
 
 assets = [hotspot_cells, hotspot_panel, hotspot_models, hotspot_backtest, hotspot_predictions]
-#: checks are declared on the assets (check_specs) and run inside them
-asset_checks: list = []

@@ -1,5 +1,5 @@
 """IOM assets (snapshots, escalation model, fairness audit, weekly risk scores): see assets.py."""
 
-from wmp_pipeline.defs.iom.assets import asset_checks, assets
+from wmp_pipeline.defs.iom.assets import assets
 
-__all__ = ["asset_checks", "assets"]
+__all__ = ["assets"]

@@ -338,5 +338,3 @@ def iom_risk_scores(
 
 
 assets = [iom_snapshots, iom_model, iom_fairness_audit, iom_risk_scores]
-#: checks are declared on the assets (check_specs) and run inside them
-asset_checks: list = []

@@ -13,12 +13,10 @@ content hash), so the weekly job can run it every time at the cost of hashing
 the files.
 """
 
-import os
-from pathlib import Path
-
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from wmp_pipeline.defs.partitions import force_week_partitions
+from wmp_pipeline.defs.policeuk.resources import PoliceUkResource
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.forces import require_input
 from wmp_pipeline.defs.partitions import forecast_date_of
@@ -26,15 +24,10 @@ from wmp_pipeline.policeuk.backtest import monthly_config
 from wmp_pipeline.policeuk.forecast import forecast_force
 from wmp_pipeline.policeuk.loader import LEDGER_TABLE, STREET_TABLE, load_folder, loaded_forces
 from wmp_pipeline.markdown import markdown_table
+from wmp_pipeline.settings import ENV_VARS
 
-POLICEUK_DIR_ENV = "WMP_POLICEUK_DIR"
+POLICEUK_DIR_ENV = ENV_VARS["policeuk_dir"]
 STREET_KEY = AssetKey(["raw", "policeuk_street"])
-
-
-def configured_folder() -> Path | None:
-    """The police.uk folder from ``WMP_POLICEUK_DIR``, or None when unset or empty."""
-    value = os.environ.get(POLICEUK_DIR_ENV, "").strip()
-    return Path(value).expanduser().resolve() if value else None
 
 
 @asset(
@@ -49,9 +42,11 @@ def configured_folder() -> Path | None:
         "A no-op (reported in metadata) when WMP_POLICEUK_DIR is not set."
     ),
 )
-def policeuk_street(context: AssetExecutionContext, warehouse: WarehouseResource, pipeline: PipelineSettingsResource) -> MaterializeResult:
+def policeuk_street(
+    context: AssetExecutionContext, warehouse: WarehouseResource, pipeline: PipelineSettingsResource, policeuk: PoliceUkResource
+) -> MaterializeResult:
     force = pipeline.force()
-    folder = require_input(force, pipeline.settings()) if force.is_policeuk else configured_folder()
+    folder = require_input(force, pipeline.settings()) if force.is_policeuk else policeuk.folder_path()
     if folder is None:
         context.log.info(f"{POLICEUK_DIR_ENV} is not set: no police.uk files to load")
         return MaterializeResult(

@@ -4,18 +4,13 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from wmp_pipeline.defs.partitions import force_week_partitions
+from wmp_pipeline import tables
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.publish.analyst_file import ANALYST_TABLES, publish_analyst_file
 from wmp_pipeline.quality.metadata import markdown_table
 
-#: Analyst tables written by an asset of another name (the rest: asset key = table name).
-WRITTEN_BY: dict[str, str] = {
-    "hotspot_backtest_metrics": "hotspot_backtest",
-    "iom_model_metrics": "iom_model",
-    "policeuk_backtest_metrics": "policeuk_hotspot_forecast",
-}
-#: One dependency per asset that writes an analyst table (dbt marts: model names).
-ANALYST_TABLE_KEYS = sorted({AssetKey(WRITTEN_BY.get(name, name)) for name in ANALYST_TABLES}, key=lambda k: k.to_user_string())
+#: One dependency per asset that writes an analyst table (from the table registry).
+ANALYST_TABLE_KEYS = sorted({AssetKey.from_user_string(w) for w in tables.writers(*ANALYST_TABLES)}, key=lambda k: k.to_user_string())
 
 
 @asset(

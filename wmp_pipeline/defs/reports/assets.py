@@ -5,10 +5,6 @@ calls the pure builder, writes its files under ``artifacts/`` and attaches
 counts and a preview as metadata (never an offender key or person id).
 """
 
-import hashlib
-import json
-from datetime import datetime, timezone
-from importlib import metadata as package_metadata
 from pathlib import Path
 
 from dagster import (
@@ -21,53 +17,34 @@ from dagster import (
     asset,
 )
 
+from wmp_pipeline import tables
 from wmp_pipeline.defs.partitions import forecast_date_of, force_week_partitions
 from wmp_pipeline.defs.project import dbt_project
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.progress import Progress
 from wmp_pipeline.reports.briefing import CheckResult, build_briefing, write_briefing
+from wmp_pipeline.reports.briefing import model as briefing_model
 from wmp_pipeline.reports.charts import data_uri
-from wmp_pipeline.reports.dbt_docs import DBT_DOCS_SUBDIR, generate_dbt_docs
-from wmp_pipeline.reports.transparency import build_record, fairness_flags, render_markdown, write_record
-from wmp_pipeline.settings import DBT_PROJECT_DIR
+from wmp_pipeline.reports.dbt_docs import DBT_DOCS_SUBDIR, docs_inputs, generate_dbt_docs, read_stamp, write_stamp
+from wmp_pipeline.reports.transparency import TRANSPARENCY_READS, build_record, fairness_flags, render_markdown, write_record
 
 GROUP = "reports"
 
-#: The tables the briefing reads, by asset key (table name; raw tables under ``raw``).
-BRIEFING_DEPS = [
-    AssetKey("hotspot_cells"),
-    AssetKey("hotspot_predictions"),
-    AssetKey("hotspot_backtest"),  # the asset that writes hotspot_backtest_metrics
-    AssetKey("int_crimes__classified"),
-    AssetKey("iom_offender_week"),
-    AssetKey("iom_risk_scores"),
-    AssetKey("iom_model_metrics"),
-    AssetKey(["raw", "connect_drop_log"]),
-    AssetKey(["raw", "connect_quarantine"]),
-    AssetKey("mart_unknown_offence_codes"),
-    AssetKey("dq_expectation_results"),
-]
+def _writers_of(*table_names: str) -> list[AssetKey]:
+    """One dependency per asset that writes one of the tables (from :mod:`wmp_pipeline.tables`)."""
+    return [AssetKey.from_user_string(w) for w in tables.writers(*table_names)]
 
-#: The tables and model files the transparency record reads.
-TRANSPARENCY_DEPS = [
-    AssetKey("hotspot_predictions"),
-    AssetKey("hotspot_models"),
-    AssetKey("hotspot_backtest"),
-    AssetKey("int_crimes__classified"),
-    AssetKey("int_charges__harm"),
-    AssetKey("iom_risk_scores"),
-    AssetKey("iom_model_metrics"),
-    AssetKey("iom_fairness_audit"),
-    AssetKey(["raw", "connect_drop_log"]),
-]
+
+#: The assets that write the tables the briefing reads.
+BRIEFING_DEPS = _writers_of(*briefing_model.READS)
+
+#: The tables and model files the transparency record reads (hotspot_models: the model files).
+TRANSPARENCY_DEPS = [*_writers_of(*TRANSPARENCY_READS), AssetKey("hotspot_models")]
 
 #: dbt docs describe the dbt models as built: run after the marts.
-DBT_DOCS_DEPS = [
-    AssetKey("int_crimes__classified"),
-    AssetKey("int_charges__harm"),
-    AssetKey("iom_offender_week"),
-    AssetKey("mart_unknown_offence_codes"),
-]
+DBT_DOCS_DEPS = _writers_of(
+    tables.INT_CRIMES_CLASSIFIED, tables.INT_CHARGES_HARM, tables.IOM_OFFENDER_WEEK, tables.MART_UNKNOWN_OFFENCE_CODES
+)
 
 
 def run_check_results(context: AssetExecutionContext) -> list[CheckResult]:
@@ -154,76 +131,10 @@ def transparency_record(context: AssetExecutionContext, warehouse: WarehouseReso
     )
 
 
-#: Written next to the docs site: the fingerprint of what it was generated from.
-DOCS_STAMP = "wmp_docs_inputs.json"
-#: Folders of the dbt project that are outputs or caches, not sources of the docs.
-_DBT_NON_SOURCES = {"target", "logs", "dbt_packages"}
-
-
 class DbtDocsConfig(Config):
     """``force``: regenerate the docs site even when nothing it shows has changed."""
 
     force: bool = False
-
-
-def _dbt_relations() -> set[tuple[str, str]] | None:
-    """(schema, table) of every model, seed and source in the dbt manifest; None without a manifest."""
-    try:
-        manifest = json.loads(Path(dbt_project.manifest_path).read_text())
-    except (OSError, ValueError):
-        return None
-    out = {
-        (n["schema"], n.get("alias") or n["name"])
-        for n in manifest.get("nodes", {}).values()
-        if n.get("resource_type") in ("model", "seed", "snapshot")
-    }
-    out |= {(n["schema"], n.get("identifier") or n["name"]) for n in manifest.get("sources", {}).values()}
-    return out
-
-
-def docs_inputs(con, database_path: str, project_dir: Path = DBT_PROJECT_DIR) -> str:
-    """Fingerprint of everything the dbt docs site shows: the dbt project's files,
-    dbt's version and the warehouse's columns (types, comments) of the relations dbt documents.
-
-    The catalog of dbt-duckdb holds no row counts, so a week that only adds
-    rows gives the same site.
-    """
-    h = hashlib.sha256()
-    for pkg in ("dbt-core", "dbt-duckdb"):
-        try:
-            h.update(f"{pkg}={package_metadata.version(pkg)}\n".encode())
-        except package_metadata.PackageNotFoundError:
-            pass
-    h.update(f"database={Path(database_path).stem}\n".encode())
-    for path in sorted(Path(project_dir).rglob("*")):
-        rel = path.relative_to(project_dir)
-        if not path.is_file() or rel.parts[0] in _DBT_NON_SOURCES or any(part.startswith(".") for part in rel.parts):
-            continue
-        h.update(f"file={rel.as_posix()}\n".encode())
-        h.update(path.read_bytes())
-    relations = _dbt_relations()
-    columns = con.execute(
-        "select schema_name, table_name, column_index, column_name, data_type, coalesce(comment, '') "
-        "from duckdb_columns() where database_name = current_database() and schema_name <> 'temp' order by all"
-    ).fetchall()
-    tables = con.execute(
-        "select schema_name, table_name, 'table', coalesce(comment, '') from duckdb_tables() "
-        "where database_name = current_database() and not temporary "
-        "union all select schema_name, view_name, 'view', coalesce(comment, '') from duckdb_views() "
-        "where database_name = current_database() and not internal and not temporary order by all"
-    ).fetchall()
-    for row in [*tables, *columns]:
-        if relations is None or (row[0], row[1]) in relations:
-            h.update(("\x1f".join(map(str, row)) + "\n").encode())
-    return h.hexdigest()
-
-
-def _read_stamp(out: Path) -> dict:
-    try:
-        stamp = json.loads((out / DOCS_STAMP).read_text())
-    except (OSError, ValueError):
-        return {}
-    return stamp if (out / "static_index.html").exists() else {}
 
 
 @asset(
@@ -245,8 +156,8 @@ def dbt_docs(
     settings = pipeline.settings()
     out = settings.artifacts_dir / DBT_DOCS_SUBDIR
     with warehouse.connect() as con:
-        inputs = docs_inputs(con, str(warehouse.path))
-    stamp = _read_stamp(out)
+        inputs = docs_inputs(con, str(warehouse.path), manifest_path=Path(dbt_project.manifest_path))
+    stamp = read_stamp(out)
     if stamp.get("inputs") == inputs and not config.force:
         context.log.info(f"dbt docs: unchanged since {stamp.get('generated_at')}, not regenerated")
         return MaterializeResult(
@@ -262,10 +173,7 @@ def dbt_docs(
         )
     why = "forced" if config.force else ("first generation" if not stamp else "the dbt project, dbt or the documented tables changed")
     docs = generate_dbt_docs(str(warehouse.path), out, log=context.log)
-    generated_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    (out / DOCS_STAMP).write_text(
-        json.dumps({"inputs": inputs, "generated_at": generated_at, "nodes": docs.nodes, "catalog_tables": docs.catalog_tables})
-    )
+    write_stamp(out, inputs, docs)
     return MaterializeResult(
         metadata={
             "static_page": MetadataValue.path(str(docs.static_page)),
@@ -277,6 +185,5 @@ def dbt_docs(
             "seconds": round(docs.seconds, 1),
         }
     )
-
 
 assets = [weekly_briefing, transparency_record, dbt_docs]
