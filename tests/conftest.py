@@ -31,11 +31,10 @@ TINY_SEED = 7
 
 
 def pytest_configure(config):
-    from wmp_pipeline.settings import DBT_PROJECT_DIR
+    from wmp_pipeline.dbt_runtime import dbt_parse
 
-    dbt = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, "WMP_DUCKDB_PATH": str(_SESSION_DATA / "parse.duckdb")}
-    subprocess.run([str(dbt), "parse", "--quiet"], cwd=DBT_PROJECT_DIR, env=env, check=True)
+    # into the session data folder's dbt target, where wmp_pipeline.defs.project reads the manifest
+    dbt_parse(Path(os.environ["WMP_DATA_DIR"]), _SESSION_DATA / "parse.duckdb")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -52,11 +51,12 @@ def use_data_dir(root: Path):
 
 
 def dbt_build(duckdb_path: Path) -> None:
+    from wmp_pipeline.dbt_runtime import dbt_env
     from wmp_pipeline.settings import DBT_PROJECT_DIR
     from wmp_pipeline.warehouse import writer_lock
 
     dbt = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, "WMP_DUCKDB_PATH": str(duckdb_path)}
+    env = dbt_env(Path(duckdb_path).parent, duckdb_path)
     with writer_lock(duckdb_path):
         proc = subprocess.run([str(dbt), "build", "--quiet"], cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
     if proc.returncode != 0:

@@ -18,6 +18,7 @@ import pytest
 
 from tests.test_readme_queries import _BLOCK, section_text
 from wmp_pipeline.catalogue import FORCES_TABLE, ForceStatus, build_catalogue
+from wmp_pipeline.privacy.file_permissions import ANALYST_FILE_MODE
 from wmp_pipeline.settings import PROJECT_ROOT
 
 SECTION = "Querying every force at once"
@@ -71,7 +72,7 @@ def catalogue(tiny_run, tmp_path_factory):
 
 def test_catalogue_unions_forces_with_a_force_column_and_marks_the_others(catalogue):
     result, path = catalogue
-    assert result.path == path and stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert result.path == path and stat.S_IMODE(os.stat(path).st_mode) == ANALYST_FILE_MODE
     assert not list(path.parent.glob(".*.tmp*"))  # swapped in whole, nothing staged left behind
     with duckdb.connect(str(path), read_only=True) as con:
         status = con.execute(f"SELECT force, status, detail FROM {FORCES_TABLE} ORDER BY force").df()

@@ -139,15 +139,15 @@ def test_delivered_equals_loaded_plus_quarantined_for_every_file(con, connect_di
 # --- refusals of whole drops -------------------------------------------------
 
 
-def test_out_of_order_drop_is_refused(con, connect_dir):
-    base_drop(connect_dir, "2026-01-12")
+def test_late_delta_is_applied_not_refused(con, connect_dir):
+    base_drop(connect_dir, "2026-01-05")
+    write_drop(connect_dir, "2026-01-19", "delta", crimes=[crime("C8")])
     ingest_landing(con, connect_dir)
-    before = snapshot(con)
-    write_drop(connect_dir, "2026-01-05", "delta", crimes=[crime("C7")])
+    write_drop(connect_dir, "2026-01-12", "delta", crimes=[crime("C7")])  # arrives after 2026-01-19
     report = ingest_landing(con, connect_dir)
-    assert "older than the newest applied drop 2026-01-12" in refused_reason(report, "2026-01-05")
-    assert snapshot(con) == before
-    assert con.execute("select drop_id from raw.connect_drop_refusals").fetchall() == [("2026-01-05",)]
+    assert [r.drop_id for r in report.applied] == ["2026-01-12"], report.summary()
+    assert con.execute("select count(*) from raw.connect_crimes where crime_id = 'C7'").fetchone()[0] == 1
+    assert con.execute("select count(*) from raw.connect_drop_refusals").fetchone()[0] == 0
 
 
 def test_changed_redelivery_is_refused(con, connect_dir):
@@ -191,14 +191,19 @@ def test_first_drop_must_be_full(con, connect_dir):
     assert "no full extract" in refused_reason(ingest_landing(con, connect_dir), "2026-01-05")
 
 
-def test_a_refused_drop_stops_later_drops_from_applying_out_of_order(con, connect_dir):
-    before = load_base(con, connect_dir)
+def test_a_refused_drop_does_not_stop_later_drops(con, connect_dir):
+    load_base(con, connect_dir)
     d = write_drop(connect_dir, "2026-01-12", "delta", crimes=[crime("C7")])
     (d / "persons.csv").unlink()
     write_drop(connect_dir, "2026-01-19", "delta", crimes=[crime("C8")])
     report = ingest_landing(con, connect_dir)
-    assert [r.drop_id for r in report.results if r.status != "already_applied"] == ["2026-01-12"]
-    assert snapshot(con) == before
+    assert "persons.csv" in refused_reason(report, "2026-01-12")
+    assert [r.drop_id for r in report.applied] == ["2026-01-19"]
+    assert con.execute("select count(*) from raw.connect_crimes where crime_id = 'C7'").fetchone()[0] == 0
+    # the refused drop is retried once it is corrected, and then applied (arrival order does not matter)
+    write_drop(connect_dir, "2026-01-12", "delta", crimes=[crime("C7")])
+    report = ingest_landing(con, connect_dir)
+    assert [r.drop_id for r in report.applied] == ["2026-01-12"], report.summary()
 
 
 # --- file faults -------------------------------------------------------------

@@ -13,6 +13,7 @@ from wmp_pipeline.defs.policeuk.assets import policeuk_street
 from wmp_pipeline.defs.partitions import default_force_week
 from wmp_pipeline.defs.resources import build_resources
 from wmp_pipeline.policeuk.loader import STREET_TABLE, ensure_tables
+from wmp_pipeline.dbt_runtime import dbt_env
 from wmp_pipeline.settings import DBT_PROJECT_DIR
 
 HEADER = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context"
@@ -61,7 +62,7 @@ def test_asset_loads_the_configured_folder_idempotently(tmp_path):
 def test_staging_model_builds_without_police_uk_data_and_its_empty_table_matches_the_loader(tmp_path):
     db = tmp_path / "empty.duckdb"
     dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
-    env = {**os.environ, "WMP_DUCKDB_PATH": str(db)}
+    env = dbt_env(tmp_path, db)
     proc = subprocess.run(
         [dbt, "build", "--select", "stg_policeuk__street_crimes", "--quiet"],
         cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True,

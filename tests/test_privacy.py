@@ -14,7 +14,7 @@ from wmp_pipeline.privacy.file_permissions import file_mode, write_private_bytes
 from wmp_pipeline.privacy.pseudonymise import InsecureKeyError, check_key, pseudonym, register_duckdb_function
 from wmp_pipeline.privacy.scrub import MASK, is_identifying_column, mask_identifiers, scrub_text
 from wmp_pipeline.publish.analyst_file import publish_analyst_file
-from wmp_pipeline.quality.gx_suites import run_connect_suite
+from wmp_pipeline.quality.gx.runner import run_connect_suite
 from wmp_pipeline.quality.reconciliation import reconcile_drops
 from wmp_pipeline.quality.summary import expectation_results_frame, quarantine_summary, write_quality_tables
 from wmp_pipeline.settings import DEVELOPMENT_PSEUDONYM_KEY, get_settings
@@ -125,7 +125,7 @@ def test_analyst_file_of_the_tiny_pipeline_holds_no_person_identifier(tiny_pipel
         result = publish_analyst_file(con, analyst, source_run="privacy-test")
     assert len(person_ids) > 100
     assert {t.name for t in result.tables} >= {"iom_risk_scores", "dq_drop_reconciliation", "dq_expectation_results"}
-    assert file_mode(analyst) == 0o600
+    assert file_mode(analyst) == 0o440
 
     with duckdb.connect(str(analyst), read_only=True) as a:
         columns = a.execute(

@@ -123,7 +123,7 @@ def test_refuses_raw_person_ids_hidden_in_any_text_column(tmp_path):
     assert sorted(p.name for p in analyst.parent.iterdir()) == [analyst.name]
 
 
-def test_analyst_file_is_owner_only_whatever_the_umask(tmp_path):
+def test_analyst_file_is_read_only_whatever_the_umask(tmp_path):
     con, analyst = _working(tmp_path)
     analyst.parent.mkdir(parents=True)
     analyst.write_bytes(b"")
@@ -133,7 +133,7 @@ def test_analyst_file_is_owner_only_whatever_the_umask(tmp_path):
         publish_analyst_file(con, analyst, source_run="r")
     finally:
         os.umask(old)
-    assert file_mode(analyst) == 0o600
+    assert file_mode(analyst) == 0o440
 
 
 def test_a_stale_wal_of_the_old_file_is_not_replayed_onto_the_new_one(tmp_path):
@@ -326,3 +326,96 @@ print("done")
     assert seen["reads"] >= 5
     assert len(seen["versions"]) >= 2, seen  # the reader really ran while versions changed
     assert _read_state(analyst)["versions"]["iom_risk_scores"] == (11, 11, 311)
+
+
+# --------------------------------------------------------------------------- read-only on disk
+
+_WRITE_ATTEMPTS = textwrap.dedent(
+    """
+    import json, os, sys
+    import duckdb
+    from wmp_pipeline.privacy.file_permissions import file_mode
+    from wmp_pipeline.publish.analyst_file import publish_analyst_file
+
+    analyst, working = sys.argv[1], sys.argv[2]
+    attempts = {
+        "connect_default": lambda: duckdb.connect(analyst).execute("create table graffiti as select 1"),
+        "read_only_false": lambda: duckdb.connect(analyst, read_only=False).execute(
+            "delete from iom_risk_scores"),
+        "attach": lambda: duckdb.connect().execute(
+            f"attach '{analyst}' as a; update a.hotspot_predictions set rank = 0"),
+    }
+    out = {"uid": os.getuid()}
+    for name, attempt in attempts.items():
+        try:
+            attempt()
+            out[name] = "wrote"
+        except (duckdb.Error, OSError) as exc:
+            out[name] = f"refused: {exc}"
+    with duckdb.connect(analyst, read_only=True) as con:
+        out["rows"] = con.execute("select count(*) from iom_risk_scores").fetchone()[0]
+        out["tables"] = sorted(r[0] for r in con.execute("show tables").fetchall())
+    # next week: the same account replaces the read-only file (a rename in a writable folder)
+    with duckdb.connect(working) as con:
+        con.execute("create table iom_risk_scores as select 'OFF-' || range as offender_key from range(7)")
+        publish_analyst_file(con, analyst, source_run="next-week")
+    with duckdb.connect(analyst, read_only=True) as con:
+        out["rows_next_week"] = con.execute("select count(*) from iom_risk_scores").fetchone()[0]
+    out["mode_next_week"] = file_mode(analyst)
+    print(json.dumps(out))
+    """
+)
+
+
+def _as_non_root(folder: Path):
+    """(preexec_fn, uid) that run a child as 'nobody' when the tests run as root (root ignores file modes)."""
+    if os.geteuid() != 0:
+        return None, os.geteuid()
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+
+    def drop_privileges():
+        os.setgroups([])
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+
+    return drop_privileges, nobody.pw_uid
+
+
+def test_the_analyst_file_is_read_only_on_disk_and_opening_it_for_writing_fails(tmp_path):
+    """Mode 0440 with no write bit; as a non-root account (the file's own owner), every way of
+    opening it for writing fails, reading works, and next week's publication still replaces it."""
+    import tempfile
+
+    con, _ = _working(tmp_path)
+    # a folder every account can reach (pytest's tmp_path is private to root when the tests run as root)
+    folder = Path(tempfile.mkdtemp(prefix="wmp-readonly-", dir="/tmp"))
+    try:
+        os.chmod(folder, 0o755)
+        analyst = folder / "analyst" / "wmp_analyst.duckdb"
+        publish_analyst_file(con, analyst, source_run="r1")
+        con.close()
+        assert file_mode(analyst) == 0o440 and not os.stat(analyst).st_mode & 0o222
+        preexec, uid = _as_non_root(folder)
+        if uid == 0:
+            pytest.skip("no non-root account to open the file as")
+        proc = subprocess.run(
+            [sys.executable, "-c", _WRITE_ATTEMPTS, str(analyst), str(folder / "working.duckdb")],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, preexec_fn=preexec,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HOME": str(folder)},
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert out["uid"] == uid != 0
+        for attempt in ("connect_default", "read_only_false", "attach"):
+            assert out[attempt].startswith("refused:") and "ermission denied" in out[attempt], out
+        assert out["rows"] == 301 and "graffiti" not in out["tables"]  # unchanged
+        assert out["rows_next_week"] == 7 and out["mode_next_week"] == 0o440
+        assert sorted(p.name for p in analyst.parent.iterdir()) == [analyst.name]
+    finally:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)

@@ -57,7 +57,7 @@ def test_clean_drop_passes_every_check_and_publishes(tmp_path):
     result = _run(settings)
     assert result.success
     checks = _checks(result)
-    assert len(checks) == 9
+    assert len(checks) == 11  # 3 tables x (gx_blocking, gx_warnings, drop_reconciliation) + drop_refusals + drop_sequence
     failed = {k: e.metadata for k, e in checks.items() if not e.passed}
     assert not failed, failed
     blocking = checks[("connect_crimes", "gx_blocking")]
@@ -68,22 +68,27 @@ def test_clean_drop_passes_every_check_and_publishes(tmp_path):
     assert checks[("connect_persons", "drop_reconciliation")].metadata["rows_delivered"].value == 3
     assert {"dq_drop_reconciliation", "dq_quarantine_summary", "dq_expectation_results", "analyst_database"} <= _materialized(result)
     analyst = settings.analyst_db_path
-    assert os.stat(analyst).st_mode & 0o777 == 0o600
+    assert os.stat(analyst).st_mode & 0o777 == 0o440
     with duckdb.connect(str(analyst), read_only=True) as con:
         published = {r[0] for r in con.execute("select table_name from publish_manifest").fetchall()}
         assert {"dq_drop_reconciliation", "dq_quarantine_summary", "dq_expectation_results"} <= published
         assert con.execute("select bool_and(balanced) from dq_drop_reconciliation").fetchone()[0] is True
 
 
-def test_an_empty_full_extract_blocks_everything_downstream(tmp_path):
+def test_a_full_extract_with_an_empty_table_is_refused_and_blocks_everything_downstream(tmp_path):
     settings = _settings(tmp_path)
     write_drop(settings.connect_dir, "2026-01-05", "full", persons=[person("P1")], crimes=[], charges=[charge("H1", "P1", None)])
     result = _run(settings)
     checks = _checks(result)
+    # the full drop's blocking expectation (crimes not empty) failed before it was committed: nothing is loaded
+    refusals = checks[("connect_drop_log", "drop_refusals")]
+    assert not refusals.passed and refusals.severity == AssetCheckSeverity.ERROR
+    assert "2026-01-05" in refusals.description and "table_row_count_to_be_between" in refusals.description
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        assert con.execute("select count(*) from raw.connect_persons").fetchall()[0][0] == 0
     blocking = checks[("connect_crimes", "gx_blocking")]
     assert not blocking.passed and blocking.severity == AssetCheckSeverity.ERROR
     assert "table_row_count_to_be_between" in blocking.metadata["failed_expectations"].value
-    assert checks[("connect_persons", "gx_blocking")].passed
     assert not result.success
     materialized = _materialized(result)
     assert "raw/connect_crimes" in materialized
@@ -161,3 +166,27 @@ def test_reconciliation_check_fails_when_a_loaded_row_goes_missing(tmp_path):
     assert crimes.metadata["rows_missing"].value == 1
     assert "drop 2026-01-05 crimes.csv: 1 delivered row(s) neither loaded nor quarantined" in crimes.metadata["problems"].value
     assert checks[("connect_persons", "drop_reconciliation")].passed
+
+
+def test_a_refused_full_drop_and_a_missing_week_are_reported_and_the_good_week_still_publishes(tmp_path):
+    settings = _settings(tmp_path)
+    base_drop(settings.connect_dir, "2026-01-05")
+    write_drop(settings.connect_dir, "2026-01-12", "full")  # empty full drop: refused, state unchanged
+    write_drop(settings.connect_dir, "2026-01-26", "delta", crimes=[crime("C9")])  # 2026-01-19 never came
+    result = _run(settings)
+    assert result.success  # the good drops publish; the refusal does not stop them
+    checks = _checks(result)
+    refusals = checks[("connect_drop_log", "drop_refusals")]
+    assert not refusals.passed and "2026-01-12" in refusals.description and "empty" in refusals.description
+    sequence = checks[("connect_drop_log", "drop_sequence")]
+    assert not sequence.passed and sequence.severity == AssetCheckSeverity.WARN
+    assert "2026-01-19" in sequence.description
+    blocking = checks[("connect_crimes", "gx_blocking")]
+    assert blocking.passed and blocking.metadata["drops_validated"].value == 2  # both applied drops, each validated
+    with duckdb.connect(str(settings.analyst_db_path), read_only=True) as con:
+        assert con.execute("select drop_id from dq_drop_refusals").fetchall() == [("2026-01-12",)]
+        # the refused week counts as missing too: no drop dated 2026-01-12 or 2026-01-19 was applied
+        assert con.execute("select missing_drops, expected_dates from dq_drop_sequence").fetchall() == [(2, "2026-01-12, 2026-01-19")]
+        assert con.execute("select count(distinct drop_id) from dq_expectation_results").fetchall() == [(2,)]
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        assert con.execute("select count(*) from raw.connect_persons").fetchall() == [(3,)]

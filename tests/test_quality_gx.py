@@ -9,7 +9,9 @@ import pytest
 
 from tests.raw_tables import add_drop, charge_row, clean_drop, crime_row, person_row, warehouse_with
 from wmp_pipeline.quality.force_area import BngBox
-from wmp_pipeline.quality.gx_suites import DropInfo, latest_drop, run_connect_suite
+from wmp_pipeline.quality.gx.results import DropInfo
+from wmp_pipeline.quality.gx.runner import run_connect_suite
+from wmp_pipeline.quality.gx.sampling import latest_drop
 from wmp_pipeline.quality.metadata import suite_check_metadata
 
 

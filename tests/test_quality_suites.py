@@ -9,10 +9,10 @@ import pytest
 
 from wmp_pipeline.contract import TABLE_SPECS
 from wmp_pipeline.quality.force_area import WEST_MIDLANDS_BBOX
-from wmp_pipeline.quality.gx_suites import (
+from wmp_pipeline.quality.gx.results import DropInfo
+from wmp_pipeline.quality.gx.suites import (
     GX_SEVERITY,
     SEVERITIES,
-    DropInfo,
     known_offence_codes,
     load_suite_json,
     suite_parameter_names,

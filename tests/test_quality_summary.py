@@ -7,7 +7,7 @@ import duckdb
 from tests.drop_factory import base_drop, crime, person, write_drop
 from tests.raw_tables import clean_drop, crime_row, warehouse_with
 from wmp_pipeline.ingest.load import ingest_landing
-from wmp_pipeline.quality.gx_suites import run_connect_suite
+from wmp_pipeline.quality.gx.runner import run_connect_suite
 from wmp_pipeline.quality.reconciliation import reconcile_drops
 from wmp_pipeline.quality.summary import (
     EXPECTATION_RESULTS_TABLE,

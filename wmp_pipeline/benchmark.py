@@ -210,6 +210,9 @@ def benchmark_one(preset: str, years: float | None, scale: float, workdir: Path,
     if hasattr(summary, "__dict__"):
         counts = {k: v for k, v in vars(summary).items() if isinstance(v, (int, float))}
 
+    from wmp_pipeline.dbt_runtime import dbt_parse
+
+    dbt_parse(settings.data_dir, settings.duckdb_path)  # the manifest the definitions load, in this data folder
     from wmp_pipeline.definitions import build_definitions
 
     defs = build_definitions(settings)

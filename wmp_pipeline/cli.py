@@ -7,6 +7,7 @@
     wmp generate   write synthetic CONNECT drops (see wmp_pipeline.generator)
     wmp ui         open the Dagster UI on the same data (dagster dev)
     wmp prepare    dbt parse: (re)build the dbt manifest Dagster loads
+    wmp drops      list the CONNECT drops (applied / refused / pending), accept a refused full drop
     wmp evaluate-iom, wmp policeuk-backtest, wmp benchmark
                    evaluation and benchmark commands (each has --help)
 """
@@ -14,15 +15,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import subprocess
 import sys
 import time
+import traceback
+import warnings
 from datetime import date, timedelta
 from pathlib import Path
 
-from wmp_pipeline.settings import DBT_PROJECT_DIR, PROJECT_ROOT, SettingsError, get_settings
+from wmp_pipeline.settings import PROJECT_ROOT, SettingsError, get_settings
 
 #: Sub-commands implemented in their own modules, each with ``main(argv)``.
 DELEGATED = {
@@ -30,6 +34,7 @@ DELEGATED = {
     "evaluate-iom": "wmp_pipeline.iom.evaluate_truth",
     "policeuk-backtest": "wmp_pipeline.policeuk.backtest",
     "benchmark": "wmp_pipeline.benchmark",
+    "drops": "wmp_pipeline.ingest.operator",
 }
 
 
@@ -46,20 +51,25 @@ def dagster_home() -> Path:
 
 
 def prepare_dbt() -> None:
-    """``dbt parse`` so Dagster finds a current manifest (prepare_if_dev only works under dagster dev)."""
-    env = {**os.environ, "WMP_DUCKDB_PATH": str(get_settings().duckdb_path)}
-    dbt = Path(sys.executable).with_name("dbt")
-    subprocess.run([str(dbt), "parse", "--quiet"], cwd=DBT_PROJECT_DIR, env=env, check=True)
+    """``dbt parse`` into the data folder's dbt target, so Dagster finds a current manifest."""
+    from wmp_pipeline.dbt_runtime import dbt_parse
+
+    settings = get_settings()
+    dbt_parse(settings.data_dir, settings.duckdb_path)
 
 
 def latest_partition_key() -> str:
     from wmp_pipeline.defs.sensors import partition_for_drop
-    from wmp_pipeline.ingest.drops import find_drop_dirs
+    from wmp_pipeline.ingest.drops import ready_drop_dirs
 
-    drops = find_drop_dirs(get_settings().connect_dir)
+    drops = ready_drop_dirs(get_settings().connect_dir)
     if not drops:
         raise SystemExit(f"no CONNECT drops in {get_settings().connect_dir}")
     return partition_for_drop(drops[-1].name)
+
+
+#: Exit status of a run refused because another run holds the data folder (EX_TEMPFAIL: try again later).
+EXIT_LOCKED = 75
 
 
 def _last_completed_week(today: date | None = None) -> str:
@@ -70,13 +80,15 @@ def _last_completed_week(today: date | None = None) -> str:
 def latest_week_for(force, settings) -> str:
     """The newest week ``force``'s input completes (its newest drop or police.uk month);
     the week that ended last Sunday when the folder holds nothing (its run then fails, naming the folder)."""
-    from wmp_pipeline.defs.sensors import new_complete_drops, newest_policeuk_month, partition_for_drop, week_for_policeuk_month
+    from wmp_pipeline.defs.sensors import newest_policeuk_month, partition_for_drop, week_for_policeuk_month
 
     if force.is_policeuk:
         month = newest_policeuk_month(force.landing, force.policeuk_slug)
         return week_for_policeuk_month(month) if month else _last_completed_week()
-    drops = new_complete_drops(settings.connect_dir, None)
-    return partition_for_drop(drops[-1]) if drops else _last_completed_week()
+    from wmp_pipeline.ingest.drops import ready_drop_dirs
+
+    drops = ready_drop_dirs(settings.connect_dir) if settings.connect_dir.is_dir() else []
+    return partition_for_drop(drops[-1].name) if drops else _last_completed_week()
 
 
 def _registry(args: argparse.Namespace):
@@ -99,50 +111,91 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def run_one_force(registry, force, args: argparse.Namespace) -> int:
-    """One force, in this process (the Quick start path when ``force`` is the default force)."""
-    from wmp_pipeline.defs.jobs import job_name_for
-    from wmp_pipeline.defs.partitions import force_week_key
+    """One force, in this process, holding its data folder's run lock (the Quick start path for the default force)."""
     from wmp_pipeline.forces import settings_for
+    from wmp_pipeline.warehouse import RunLockHeld, run_lock
 
     # Refuse bad settings (unknown mode, production without a proper key) before any step runs.
     base = get_settings().check_startable()
     settings = settings_for(force, base)
     os.environ["WMP_DUCKDB_PATH"] = str(base.duckdb_path)
     started = time.monotonic()
-    quick_start = force.source == "connect" and settings.data_dir == get_settings().data_dir
+    try:
+        with run_lock(
+            settings.data_dir,
+            wait=args.wait,
+            on_wait=lambda held: print(f"Waiting: {held}", file=sys.stderr, flush=True),
+        ) as holder:
+            return _run_weekly_job(args, settings, holder, started, registry, force, base)
+    except RunLockHeld as held:
+        print(f"Not started: {held}", file=sys.stderr)
+        return EXIT_LOCKED
+    except Exception as exc:  # before or around the Dagster run: say why last, after the traceback
+        traceback.print_exc()
+        print(f"\nwmp run stopped: {type(exc).__name__}: {_clip(str(exc))}", file=sys.stderr)
+        return 1
+
+
+def _run_weekly_job(args: argparse.Namespace, settings, holder, started: float, registry, force, base) -> int:
+    """The weekly job of ``force``, with its data folder's run lock held."""
+    from wmp_pipeline.defs.jobs import job_name_for
+    from wmp_pipeline.defs.partitions import force_week_key
+
+    quick_start = force.source == "connect" and settings.data_dir == base.data_dir
     if quick_start and not any(settings.connect_dir.glob("*/manifest.json")):
         from wmp_pipeline.generator import generate
 
         print(f"Landing folder {settings.connect_dir} is empty: generating the '{args.preset}' preset (seed {args.seed}).")
         end = date.fromisoformat(args.end_date) if args.end_date else None
         generate(args.preset, settings.landing_dir, settings.ground_truth_dir, seed=args.seed, end_date=end)
-    print("Preparing dbt (dbt parse) ...")
+    print("Preparing dbt (dbt parse) ...", flush=True)
     prepare_dbt()
     dagster_home()
     from dagster import DagsterInstance
 
+    from wmp_pipeline.defs.runs import fail_abandoned_runs, failure_summary, process_tags
+
+    instance = DagsterInstance.get()
+    for run_id in fail_abandoned_runs(instance, holder, force=force.slug, untagged_runs_are_mine=force.data_folder == "."):
+        print(f"Run {run_id} was left unfinished by a process that is gone: marked failed in the run history.")
     from wmp_pipeline.definitions import defs
 
     partition = args.partition or latest_week_for(force, settings)
     which = "" if force.slug == registry.default_force else f" of force {force.slug}"
-    print(f"Running the weekly job{which} for partition {partition} (forecast date = partition + 7 days) ...")
+    print(f"Running the weekly job{which} for partition {partition} (forecast date = partition + 7 days) ...", flush=True)
     job = defs.resolve_job_def(job_name_for(force))
-    result = job.execute_in_process(
-        partition_key=force_week_key(force.slug, partition), instance=DagsterInstance.get(), raise_on_error=False
-    )
+    with quiet_terminal(not args.verbose, settings) as run_config:
+        result = job.execute_in_process(
+            partition_key=force_week_key(force.slug, partition),
+            instance=instance,
+            raise_on_error=False,
+            run_config=run_config,
+            tags=process_tags(holder.pid, holder.host),
+        )
     minutes = (time.monotonic() - started) / 60
+    where = (
+        f"Full log: run {result.run_id} in the Dagster run history ({os.environ['DAGSTER_HOME']}; "
+        f"`wmp ui`, then Runs); dbt's logs under {dbt_dir(settings)}."
+    )
     if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                print(f"FAILED step {event.step_key}: {event.event_specific_data.error.message.strip()[:2000]}", file=sys.stderr)
-        print(f"The weekly job failed after {minutes:.1f} min.", file=sys.stderr)
+        print(f"\nThe weekly job for partition {partition} failed after {minutes:.1f} min. {where}", file=sys.stderr)
+        failures = failure_summary(instance, result.run_id)
+        print("Why it failed:" if failures else "Why it failed: no step recorded an error; see the full log.", file=sys.stderr)
+        for failure in failures:
+            print("  " + _clip(failure.line()), file=sys.stderr)
         return 1
+    checks = _check_tally(result)
+    print(f"\nDone in {minutes:.1f} min (partition {partition}). {checks}")
+    from wmp_pipeline.publish.summary import analyst_summary
+
+    for line in analyst_summary(settings.analyst_db_path):
+        print(line)
     print(
-        f"\nDone in {minutes:.1f} min.\n"
+        f"Where things are:\n"
         f"  working database (pipeline only):  {settings.duckdb_path}\n"
-        f"  analyst database (open read-only): {settings.analyst_db_path}\n"
+        f"  analyst database (read-only):      {settings.analyst_db_path}\n"
         f"  reports, maps, models:             {settings.artifacts_dir}\n"
-        f"  Dagster instance (run history):    {os.environ['DAGSTER_HOME']}\n"
+        f"  {where}\n"
         f"Open the Dagster UI on the same data:  .venv/bin/wmp ui   (then http://127.0.0.1:3000)"
     )
     return 0
@@ -200,6 +253,50 @@ def run_forces_queued(registry, forces, args: argparse.Namespace) -> int:
     return 1 if failed or not cat.success else 0
 
 
+def dbt_dir(settings) -> Path:
+    from wmp_pipeline.dbt_runtime import dbt_dir as folder
+
+    return folder(settings.data_dir)
+
+
+def _clip(text: str, max_lines: int = 12) -> str:
+    lines = text.strip().splitlines() or [""]
+    more = f"\n    ... ({len(lines) - max_lines} more lines in the full log)" if len(lines) > max_lines else ""
+    return "\n    ".join(lines[:max_lines]) + more
+
+
+def _check_tally(result) -> str:
+    evaluations = result.get_asset_check_evaluations()
+    failed = [e for e in evaluations if not e.passed]
+    blocking = [e for e in failed if e.severity.value == "ERROR"]
+    text = f"Checks: {len(evaluations) - len(failed)} passed, {len(failed) - len(blocking)} warnings, {len(blocking)} failed"
+    if failed:
+        text += "\n  not passed: " + ", ".join(f"{e.asset_key.to_user_string()}:{e.check_name[:40]}" for e in failed[:6])
+        text += ", ..." if len(failed) > 6 else ""
+    return text + "."
+
+
+@contextlib.contextmanager
+def quiet_terminal(quiet: bool, settings):
+    """Yield the run config for the console; when quiet, INFO and above only, dbt's own output to a file.
+
+    dagster-dbt echoes every dbt event to stdout (about 230 lines on the tiny
+    preset); it is all in the dbt log file of each invocation and in the
+    Dagster event log, so a quiet run sends it to ``<data>/dbt/logs/wmp-run-stdout.log``.
+    """
+    if not quiet:
+        yield {"loggers": {"console": {"config": {"log_level": "DEBUG", "compact": False}}}}
+        return
+    from wmp_pipeline.dbt_runtime import dbt_log_dir
+
+    log_dir = dbt_log_dir(settings.data_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "wmp-run-stdout.log", "w", encoding="utf-8") as out, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with contextlib.redirect_stdout(out):
+            yield {"loggers": {"console": {"config": {"log_level": "INFO", "compact": True}}}}
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     prepare_dbt()
     dagster_home()
@@ -228,6 +325,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--force", help="force slug of the registry, a comma-separated list, or 'all' (default: the registry's default force)")
     run.add_argument("--forces", help="force registry file (TOML; default: WMP_FORCES_FILE, else the embedded one-force registry)")
     run.add_argument("--workers", type=int, help="runs at once with several forces (default: the machine's cores)")
+    run.add_argument(
+        "--wait", action="store_true",
+        help="if another run holds this data folder, wait for it to finish (default: stop at once, naming it)",
+    )
+    run.add_argument(
+        "--verbose", action="store_true",
+        help="print everything: Dagster's DEBUG events and dbt's own output (default: progress, results, the cause of a failure)",
+    )
     run.set_defaults(func=cmd_run)
     ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on the same data")
     ui.add_argument("--host", default="127.0.0.1")

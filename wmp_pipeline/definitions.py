@@ -10,6 +10,7 @@ from wmp_pipeline.defs.hotspot import assets as hotspot_assets
 from wmp_pipeline.defs.ingest import assets as ingest_assets
 from wmp_pipeline.defs import iom as iom_assets
 from wmp_pipeline.defs.jobs import national_catalogue_job, policeuk_weekly_job, weekly_job
+from wmp_pipeline.defs.loggers import terminal_logger
 from wmp_pipeline.defs.policeuk import assets as policeuk_assets
 from wmp_pipeline.defs.publish import assets as publish_assets
 from wmp_pipeline.defs.quality import assets as quality_assets
@@ -42,6 +43,8 @@ def build_definitions(settings: Settings | None = None, forces_file: str | None 
         schedules=[weekly_schedule, policeuk_schedule],
         sensors=[connect_drop_sensor],
         resources=build_resources(settings, forces_file),
+        # the console: Dagster's logger, or compact lines for `wmp run` (defs/loggers.py)
+        loggers={"console": terminal_logger},
         # DuckDB has one writer per force: a run's steps run in its own process, in order; runs of
         # different forces run in parallel (the instance's run queue, docs/forces.md).
         executor=in_process_executor,

@@ -4,6 +4,8 @@ Long steps (generation, loading, feature building, training, backtests) take a
 ``Progress`` and call :meth:`Progress.update`. Inside Dagster, pass
 ``context.log`` so progress shows in the run's logs; from a terminal a tqdm bar
 is drawn on stderr.
+
+How a run's messages look in the terminal: :mod:`wmp_pipeline.defs.loggers`.
 """
 
 from __future__ import annotations

@@ -73,6 +73,8 @@ RESTRICTED_PERSON_KEYS = "restricted_person_keys"
 DQ_DROP_RECONCILIATION = "dq_drop_reconciliation"
 DQ_QUARANTINE_SUMMARY = "dq_quarantine_summary"
 DQ_EXPECTATION_RESULTS = "dq_expectation_results"
+DQ_DROP_SEQUENCE = "dq_drop_sequence"
+DQ_DROP_REFUSALS = "dq_drop_refusals"
 
 # --------------------------------------------------------------------------- police.uk forecast (a police.uk force's run; also `wmp policeuk-backtest`)
 POLICEUK_HOTSPOT_PANEL = "policeuk_hotspot_panel"
@@ -123,6 +125,8 @@ TABLES: dict[str, TableInfo] = {
         _info(DQ_DROP_RECONCILIATION, "dq_drop_reconciliation"),
         _info(DQ_QUARANTINE_SUMMARY, "dq_quarantine_summary"),
         _info(DQ_EXPECTATION_RESULTS, "dq_expectation_results"),
+        _info(DQ_DROP_SEQUENCE, "dq_drop_sequence"),
+        _info(DQ_DROP_REFUSALS, "dq_drop_refusals"),
         _info(POLICEUK_HOTSPOT_PANEL, "policeuk_hotspot_forecast"),
         _info(POLICEUK_BACKTEST_METRICS, "policeuk_hotspot_forecast"),
         _info(PUBLISH_MANIFEST, "analyst_database"),

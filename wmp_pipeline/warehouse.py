@@ -1,27 +1,178 @@
-"""Connections to the pipeline's working DuckDB file, with one writer at a time.
+"""One run per data folder, and one writer at a time on the working DuckDB file.
 
-DuckDB allows a single writing process per database file. Dagster may start
-more than one run (a schedule and a manual re-run), and dbt runs as a
-subprocess, so every writer takes an exclusive advisory lock on
-``<database>.lock`` first and waits for it (up to ``lock_timeout_s``) instead
-of failing half way. Analysts never open this file: they read the published
-copy (see :mod:`wmp_pipeline.publish`).
+Two locks, both advisory ``flock`` locks that the kernel releases when their
+process ends, however it ends (``kill -9`` included), so a lock is never left
+behind by a dead run:
+
+- the **run lock** (:func:`run_lock`, file ``<data folder>/run.lock``) is held
+  for a whole weekly run. A second run on the same data folder fails at once
+  with :class:`RunLockHeld`, whose message names the holder (process id,
+  host, start time, command), unless it was asked to wait
+  (``wmp run --wait``). Runs on different data folders never meet: each has
+  its own database, dbt target folder, Dagster history and artifacts.
+- the **writer lock** (:func:`writer_lock`, file ``<database>.lock``) is held
+  while a connection writes the working database (a Python asset, the dbt
+  subprocess). DuckDB allows a single writing process per file; a writer waits
+  for it (up to ``timeout_s``) instead of failing half way.
+
+Analysts never open the working file: they read the published copy (see
+:mod:`wmp_pipeline.publish`).
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import shlex
+import socket
+import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
+#: The run lock's file name inside the data folder.
+RUN_LOCK_NAME = "run.lock"
+
 
 class WarehouseLockTimeout(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a run lock: written into the lock file by the holder, read by whoever is refused."""
+
+    pid: int
+    host: str
+    started_at: str
+    command: str
+    run_id: str = ""
+
+    def describe(self) -> str:
+        run = f", Dagster run {self.run_id}" if self.run_id else ""
+        return f"process {self.pid} on {self.host}, started {self.started_at}{run}: {self.command}"
+
+
+class RunLockHeld(RuntimeError):
+    """Another run holds the data folder's run lock."""
+
+    def __init__(self, lock_path: Path, holder: LockHolder | None, waited_s: float | None = None):
+        self.lock_path = Path(lock_path)
+        self.holder = holder
+        who = holder.describe() if holder else "a process that has not yet written its name into the lock file"
+        waited = f" (waited {waited_s:.0f}s)" if waited_s else ""
+        super().__init__(
+            f"another pipeline run is using the data folder {self.lock_path.parent}{waited}: it is held by {who}. "
+            f"Wait for it to finish (or start this one with --wait), or stop that process if it is stuck; "
+            f"the lock is {self.lock_path} and is released automatically when its process ends."
+        )
+
+
+def run_lock_path(data_dir: Path) -> Path:
+    return Path(data_dir) / RUN_LOCK_NAME
+
+
+def read_lock_holder(lock_path: Path) -> LockHolder | None:
+    """The holder written in ``lock_path``, or None when there is none (yet) or it cannot be read."""
+    for _ in range(5):
+        try:
+            text = Path(lock_path).read_text(encoding="utf-8")
+            if text.strip():
+                return LockHolder(**json.loads(text))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError):
+            pass
+        time.sleep(0.05)  # the holder may be writing its name right now
+    return None
+
+
+# Run locks this process holds: path -> [fd, depth, holder]. ``wmp run`` takes the lock,
+# then the run it starts in the same process takes it again (through its resource).
+_HELD: dict[str, list] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def held_run_lock(data_dir: Path) -> LockHolder | None:
+    """The holder record if this process holds the run lock of ``data_dir``."""
+    with _HELD_GUARD:
+        entry = _HELD.get(str(run_lock_path(Path(data_dir)).resolve()))
+        return entry[2] if entry else None
+
+
+@contextmanager
+def run_lock(
+    data_dir: Path,
+    *,
+    wait: bool = False,
+    timeout_s: float | None = None,
+    run_id: str = "",
+    on_wait: Callable[[RunLockHeld], None] | None = None,
+    poll_s: float = 1.0,
+) -> Iterator[LockHolder]:
+    """Hold the run lock of ``data_dir`` for the block; re-entrant within one process.
+
+    Without ``wait`` a held lock raises :class:`RunLockHeld` at once. With it,
+    ``on_wait`` is called once with that error (so the caller can say whom it
+    waits for), then the call waits, up to ``timeout_s`` if given.
+    """
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = run_lock_path(data_dir).resolve()
+    key = str(lock_path)
+    with _HELD_GUARD:
+        entry = _HELD.get(key)
+        if entry is not None:
+            entry[1] += 1
+    if entry is not None:
+        try:
+            yield entry[2]
+        finally:
+            with _HELD_GUARD:
+                entry[1] -= 1
+        return
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        started = time.monotonic()
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - started
+                if not wait or (timeout_s is not None and waited > timeout_s):
+                    raise RunLockHeld(lock_path, read_lock_holder(lock_path), waited if wait else None) from None
+                if not told and on_wait is not None:
+                    on_wait(RunLockHeld(lock_path, read_lock_holder(lock_path)))
+                told = True
+                time.sleep(poll_s)
+        holder = LockHolder(
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            started_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+            command=shlex.join(sys.argv) if sys.argv and sys.argv[0] else sys.executable,
+            run_id=run_id,
+        )
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(asdict(holder)) + "\n").encode("utf-8"), 0)
+        with _HELD_GUARD:
+            _HELD[key] = [fd, 1, holder]
+        try:
+            yield holder
+        finally:
+            with _HELD_GUARD:
+                _HELD.pop(key, None)
+            os.ftruncate(fd, 0)  # no stale name once released
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock
 
 
 @contextmanager

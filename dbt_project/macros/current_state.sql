@@ -1,9 +1,21 @@
 {#
-  Current state of each record of a CONNECT table: the newest delivered row
-  per key among the latest full extract and every delta after it, ordered by
-  extract date, then last_modified, then row number. A record whose newest
-  row says `deleted` is removed; a record absent from the latest full
-  extract (and not re-delivered since) is removed, as the contract says.
+  Current state of each record of a CONNECT table, the same whatever order the
+  drops arrived in (docs/data_quality.md, "Order of drops"):
+
+  - the state is built from the latest full extract *by extract date* and every
+    drop (delta, or a later full) dated after it. A full extract is a complete
+    snapshot on its date, so a record absent from it (and not delivered by any
+    later-dated drop) is removed, and any drop dated before it is superseded by
+    it. A late full drop (one that arrives after later-dated drops) therefore
+    only replaces the state if it is the newest full extract by date; the
+    later-dated deltas still apply on top of it;
+  - each record's version is its newest by its own `last_modified`; equal
+    timestamps are broken by extract date, then row number (both fixed by the
+    drop, not by when it arrived);
+  - a record whose newest version says `deleted` is removed.
+
+  wmp_pipeline.ingest.load.current_state_counts applies the same rule in Python
+  (for the volume check of a full drop); a test keeps the two in step.
 #}
 {% macro current_state(source_relation, key) %}
 latest_full as (
@@ -23,7 +35,7 @@ newest as (
     from delivered
     qualify row_number() over (
         partition by {{ key }}
-        order by _extract_date desc, last_modified desc, _row_number desc
+        order by last_modified desc, _extract_date desc, _row_number desc
     ) = 1
 ),
 

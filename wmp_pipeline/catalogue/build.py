@@ -19,7 +19,7 @@ when it was published. A failed force's rows are left out: the catalogue is
 built from what succeeded, and says which force failed and why.
 
 Like the force files, the catalogue is written to a new file, checkpointed,
-``fsync``-ed and ``os.replace``-d over the old one, so a reader (open it
+``fsync``-ed and ``os.replace``-d over the old one, read-only (as the force files), so a reader (open it
 read-only) sees the old or the new catalogue, never a half-built one.
 """
 
@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from wmp_pipeline.privacy.file_permissions import make_read_only
 from wmp_pipeline.publish.analyst_file import ANALYST_STORAGE_VERSION, ANALYST_TABLES, MANIFEST_TABLE
 
 FORCES_TABLE = "catalogue_forces"
@@ -153,7 +154,7 @@ def build_catalogue(path: Path, forces: list[ForceStatus]) -> CatalogueResult:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.chmod(staged, 0o600)
+        make_read_only(staged)
         os.replace(staged, path)
     except BaseException:
         for p in (staged, staged.with_name(staged.name + ".wal")):

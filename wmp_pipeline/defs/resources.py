@@ -81,16 +81,43 @@ class ForceScopedResource(ConfigurableResource):
 
 
 class WarehouseResource(ForceScopedResource):
-    """The run's force's working DuckDB file. Writers are serialised by a file lock."""
+    """The run's force's working DuckDB file. Writers are serialised by a file lock.
+
+    With ``data_dir`` set, a run that uses the warehouse holds its force's
+    data folder's run lock from its first step to its end (see
+    :func:`wmp_pipeline.defs.runs.take_run_lock`): a second run of the same
+    force fails at once, naming the first; runs of other forces hold their own.
+    """
 
     #: the data-folder force's file (WMP_DUCKDB_PATH); other forces use <data>/forces/<slug>/warehouse
     database_path: str
     data_dir: str | None = None
 
+    @contextmanager
+    def yield_for_execution(self, context: InitResourceContext):
+        self.bind_run(context)
+        if not self.data_dir or context.run is None:
+            yield self
+            return
+        from wmp_pipeline.defs.runs import take_run_lock
+
+        force = self.force()
+        with take_run_lock(
+            self.force_dir, context.instance, context.run.run_id, log=context.log,
+            force=force.slug, untagged_runs_are_mine=force.data_folder == ".",
+        ):
+            yield self
+
+    @property
+    def force_dir(self) -> Path:
+        """The run's force's data folder (the data folder itself for the data-folder force)."""
+        data_dir = Path(self.data_dir) if self.data_dir else get_settings().data_dir
+        return force_data_dir(self.force(), data_dir)
+
     @property
     def path(self) -> Path:
         data_dir = Path(self.data_dir) if self.data_dir else get_settings().data_dir
-        root = force_data_dir(self.force(), data_dir)
+        root = self.force_dir
         return Path(self.database_path) if root == data_dir else root / "warehouse" / "wmp.duckdb"
 
     @contextmanager
@@ -148,6 +175,12 @@ def _as_text(value) -> str | None:
     return None if value is None else str(value)
 
 
+def _ingest_resource():
+    from wmp_pipeline.defs.ingest.resources import ingest_resource
+
+    return ingest_resource(dict(os.environ))
+
+
 def build_resources(settings: Settings | None = None, forces_file: str | Path | None = None) -> dict:
     """Every resource of the code location: from the environment (``EnvVar``), or bound to
     ``settings`` (tests and the benchmark, which run in temporary folders); the force registry
@@ -168,5 +201,7 @@ def build_resources(settings: Settings | None = None, forces_file: str | Path | 
         "warehouse": WarehouseResource(database_path=duckdb_path, data_dir=data_dir, forces_file=registry),
         "pipeline": PipelineSettingsResource(**raw, forces_file=registry),
         "policeuk": PoliceUkResource(folder=raw["policeuk_dir"]),
-        "dbt": build_dbt_resource(),
+        "ingest": _ingest_resource(),
+        # dbt of this environment; target and logs under the data folder (each force's: see the dbt assets)
+        "dbt": build_dbt_resource(get_settings().data_dir if settings is None else settings.data_dir),
     }

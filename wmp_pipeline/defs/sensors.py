@@ -16,7 +16,7 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Sk
 from wmp_pipeline.defs.jobs import job_name_for, policeuk_weekly_job, weekly_job
 from wmp_pipeline.defs.partitions import force_week_key, force_week_partitions, week_for_date
 from wmp_pipeline.defs.resources import PipelineSettingsResource
-from wmp_pipeline.ingest.drops import find_drop_dirs
+from wmp_pipeline.ingest.drops import ready_drop_dirs
 
 
 def partition_for_drop(drop_id: str) -> str:
@@ -27,10 +27,14 @@ def partition_for_drop(drop_id: str) -> str:
 
 
 def new_complete_drops(connect_dir, cursor: str | None) -> list[str]:
-    """Drop folders newer than the cursor whose manifest has landed (the feed writes it last)."""
+    """Drop folders newer than the cursor whose manifest has landed (the feed writes it last).
+
+    Future-dated and misnamed folders are left out (ingest refuses them), so
+    one cannot move the cursor past the real drops.
+    """
     if not connect_dir.is_dir():
         return []
-    return [p.name for p in find_drop_dirs(connect_dir) if (p / "manifest.json").exists() and (cursor is None or p.name > cursor)]
+    return [p.name for p in ready_drop_dirs(connect_dir) if cursor is None or p.name > cursor]
 
 
 def newest_policeuk_month(folder, policeuk_slug: str) -> str | None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 from wmp_pipeline.contract import CONTRACT_VERSION, DROP_DIR_PATTERN, EXTRACT_TYPES, FILE_EXTENSIONS, TABLES
@@ -21,9 +21,11 @@ from wmp_pipeline.contract import CONTRACT_VERSION, DROP_DIR_PATTERN, EXTRACT_TY
 class DropRefused(Exception):
     """A drop that breaks the contract; nothing of it is loaded."""
 
-    def __init__(self, drop_id: str, reason: str):
+    def __init__(self, drop_id: str, reason: str, kind: str = "contract"):
         self.drop_id = drop_id
         self.reason = reason
+        #: name | future | contract | state | validation (see wmp_pipeline.ingest.load.REFUSAL_KINDS)
+        self.kind = kind
         super().__init__(f"CONNECT drop {drop_id} refused: {reason}")
 
 
@@ -49,11 +51,62 @@ class Drop:
     manifest_sha256: str
 
 
-def find_drop_dirs(connect_dir: Path) -> list[Path]:
-    """Drop folders under ``<landing>/connect``, oldest first (by folder name)."""
+@dataclass
+class LandingScan:
+    """What the landing folder holds, before any drop is read.
+
+    ``ready``: dated drop folders with their manifest, oldest first.
+    ``refused``: (name, reason) for folders that can never be applied as they are
+    (the name is not a real date, or the date is in the future).
+    ``skipped``: (name, note) for folders not ready yet (empty, or files but no
+    manifest: the feed writes the manifest last) and stray files.
+    """
+
+    ready: list[Path] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def scan_landing(connect_dir: Path, today: date, future_tolerance_days: int) -> LandingScan:
+    """Sort every entry of ``<landing>/connect`` into ready, refused and skipped (see :class:`LandingScan`)."""
+    scan = LandingScan()
     if not connect_dir.exists():
-        return []
-    return sorted(p for p in connect_dir.iterdir() if p.is_dir() and DROP_DIR_PATTERN.match(p.name))
+        return scan
+    latest_allowed = today + timedelta(days=future_tolerance_days)
+    for p in sorted(connect_dir.iterdir()):
+        name = p.name
+        if name.startswith("."):
+            continue
+        if not p.is_dir():
+            scan.skipped.append((name, "is a file, not a drop folder"))
+            continue
+        try:
+            extract_date = date.fromisoformat(name) if DROP_DIR_PATTERN.match(name) else None
+        except ValueError as e:
+            scan.refused.append((name, f"folder name {name!r} is not a real date ({e}); rename it to its YYYY-MM-DD extract date"))
+            continue
+        if extract_date is None:
+            scan.refused.append((name, f"folder name {name!r} is not a YYYY-MM-DD extract date"))
+            continue
+        if extract_date > latest_allowed:
+            scan.refused.append(
+                (
+                    name,
+                    f"is dated {extract_date}, after today ({today}) plus the {future_tolerance_days}-day tolerance: "
+                    "a future-dated drop is never applied",
+                )
+            )
+            continue
+        if not (p / "manifest.json").exists():
+            entries = [c.name for c in p.iterdir() if not c.name.startswith(".")]
+            if entries:
+                scan.skipped.append((name, f"has {len(entries)} file(s) but no manifest.json yet (still being written)"))
+            else:
+                scan.skipped.append((name, "is empty"))
+            continue
+        scan.ready.append(p)
+    scan.ready.sort(key=lambda p: p.name)
+    return scan
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -138,8 +191,28 @@ def read_manifest(drop_dir: Path) -> Drop:
     )
 
 
-def verify_files(drop: Drop) -> None:
-    """Every file present with the manifest's checksum (row counts are checked while reading)."""
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+def verify_files(drop: Drop, landing_root: Path | None = None) -> None:
+    """Every file present, inside the landing folder, with the manifest's checksum.
+
+    ``landing_root`` (default: the drop folder's grandparent, ``<landing>``):
+    a file, or the manifest, that is a symlink resolving outside it is refused.
+    Row counts are checked while reading.
+    """
+    root = (landing_root or drop.path.parent.parent).resolve()
+    for path in [drop.path, drop.path / "manifest.json", *(f.path for f in drop.files.values())]:
+        if (path.is_symlink() or path == drop.path) and path.exists() and not _inside(path, root):
+            raise DropRefused(
+                drop.drop_id,
+                f"{path.name} is a symlink to {path.resolve()}, outside the landing folder {root}: drop files must be in the landing folder",
+            )
     for f in drop.files.values():
         if not f.path.exists():
             raise DropRefused(drop.drop_id, f"file {f.name} named in the manifest is missing")
@@ -149,3 +222,16 @@ def verify_files(drop: Drop) -> None:
                 drop.drop_id,
                 f"file {f.name}: sha256 {actual[:12]}… does not match the manifest's {f.manifest_sha256[:12]}…",
             )
+
+
+def ready_drop_dirs(connect_dir: Path, future_tolerance_days: int | None = None, today: date | None = None) -> list[Path]:
+    """Drop folders that can be applied now (a real date, not in the future, manifest landed), oldest first.
+
+    What picks the week to run (``wmp run``, the sensor) uses this, so a
+    future-dated or misnamed folder never becomes "the newest drop".
+    """
+    if future_tolerance_days is None:
+        from wmp_pipeline.ingest.config import IngestConfig
+
+        future_tolerance_days = IngestConfig().future_tolerance_days
+    return scan_landing(connect_dir, today or date.today(), future_tolerance_days).ready

@@ -15,6 +15,8 @@ SQL_TYPES = {"string": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP", "int
 # ISO 8601 local time, optional fractional seconds and optional UTC offset.
 _TS_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
 _DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+# A decimal integer literal only: no fraction, exponent, hex or thousands separator.
+_INT_PATTERN = r"^\s*[+-]?\d{1,18}\s*$"
 
 
 def _q(name: str) -> str:
@@ -39,8 +41,14 @@ def typed_expr(col: Column) -> str:
             f"ELSE TRY_CAST({c} AS TIMESTAMP) END"
         )
     if col.type == "integer":
-        return f"TRY_CAST(trim({c}) AS INTEGER)"
+        return f"CASE WHEN regexp_full_match({c}, {_lit(_INT_PATTERN)}) THEN TRY_CAST(trim({c}) AS INTEGER) END"
     return c
+
+
+def key_columns(spec: Table) -> list[str]:
+    """Identifier columns: the table's key and the keys it refers to. Their values are stripped of
+    surrounding whitespace, so ``'C1 '`` and ``'C1'`` are one record."""
+    return [spec.key, *spec.references]
 
 
 def problem_exprs(col: Column, typed: str | None = None) -> list[str]:
@@ -50,7 +58,9 @@ def problem_exprs(col: Column, typed: str | None = None) -> list[str]:
     conversion is not computed a second time.
     """
     c = _q(col.name)
-    out: list[str] = []
+    out: list[str] = [
+        f"CASE WHEN strpos({c}, chr(0)) > 0 THEN {_lit(col.name + ': holds a NUL byte')} END",
+    ]
     if not col.nullable:
         out.append(f"CASE WHEN {c} IS NULL OR trim({c}) = '' THEN {_lit(col.name + ': empty, but required')} END")
     if col.type != "string":
@@ -98,11 +108,18 @@ def validation_sql(spec: Table, source: str) -> str:
     typed = ",\n  ".join(f"{_typed_name(c) if c.type != 'string' else _q(c.name)} AS {_q(c.name)}" for c in spec.columns)
     problem_list = ",\n      ".join(problems)
     raw_record = f"to_json(struct_pack({', '.join(f'{_q(c)} := {_q(c)}' for c in spec.column_names)}))::VARCHAR"
+    stripped = ", ".join(
+        f"nullif(regexp_replace({_q(k)}, '^\\s+|\\s+$', '', 'g'), '') AS {_q(k)}" for k in key_columns(spec)
+    )
     return f"""
-with repeated_keys as (
+with stripped as (
+  -- identifiers without surrounding whitespace: 'C1 ' and 'C1' are the same record
+  select * replace ({stripped}) from {source}
+),
+repeated_keys as (
   -- keys delivered more than once in the file, with their first row (few; a join, not a window over every row)
   select {key} as _repeated_key, min(_row_number) as _key_first_row
-  from {source}
+  from stripped
   where {key} is not null
   group by {key}
   having count(*) > 1
@@ -110,7 +127,7 @@ with repeated_keys as (
 keyed as (
   select s.*,
     r._key_first_row{conversions}
-  from {source} as s
+  from stripped as s
   left join repeated_keys as r on s.{key} = r._repeated_key
 ),
 checked as (

@@ -9,13 +9,13 @@ CONNECT data.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from wmp_pipeline.policeuk.events import STAGING_MODEL
-from wmp_pipeline.settings import DBT_PROJECT_DIR
+from wmp_pipeline.dbt_runtime import dbt_env
+from wmp_pipeline.settings import DBT_PROJECT_DIR, get_settings
 from wmp_pipeline.warehouse import writer_lock
 
 
@@ -31,7 +31,7 @@ def dbt_executable() -> str:
 
 def build_staging(duckdb_path: Path, log=None) -> None:
     """``dbt build --select stg_policeuk__street_crimes`` on ``duckdb_path``."""
-    env = {**os.environ, "WMP_DUCKDB_PATH": str(Path(duckdb_path).resolve())}
+    env = dbt_env(get_settings().data_dir, Path(duckdb_path).resolve())  # dbt target and logs: the data folder's
     cmd = [dbt_executable(), "build", "--select", STAGING_MODEL, "--quiet"]
     with writer_lock(Path(duckdb_path)):
         proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)

@@ -1,9 +1,22 @@
-"""Files that hold data about people are readable by their owner only (mode 0600).
+"""Files that hold data about people: never readable by other users, and the analyst file never writable.
 
 The analyst file and any export written from it hold pseudonymised personal
 data. They are created under a ``0o077`` umask, so there is never a moment
-when another local user could open them, and set to ``0600`` explicitly in
-case the file already existed with a wider mode.
+when another local user could open them. Exports are then set to ``0600``
+(owner read/write). The analyst file is published **read-only**,
+:data:`ANALYST_FILE_MODE` ``0440``: its owner (the pipeline's account) and its
+group may read it, nobody may write it, others may not open it. Its group is
+the group of the analyst folder when that folder has the set-group-id bit
+(``chgrp analysts data/analyst && chmod g+s data/analyst``): that is how the
+analysts' accounts get read access, with no setting in the pipeline.
+Otherwise it is the pipeline account's primary group.
+
+File modes bind every account except root: a process running as root can
+still open the file for writing. Analysts' tools must never run as root.
+
+The pipeline replaces the analyst file each week by renaming a new file over
+it; that needs write permission on the folder, not on the file, so the
+read-only mode never stops the next publication.
 """
 
 from __future__ import annotations
@@ -14,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 OWNER_ONLY = 0o600
+#: The published analyst file: read by its owner and group, written by nobody.
+ANALYST_FILE_MODE = 0o440
 
 
 @contextmanager
@@ -29,6 +44,13 @@ def owner_only_umask() -> Iterator[None]:
 def restrict_to_owner(path: Path) -> None:
     """Set ``path`` to mode 0600 (owner read/write only)."""
     os.chmod(path, OWNER_ONLY)
+
+
+def make_read_only(path: Path, mode: int = ANALYST_FILE_MODE) -> None:
+    """Set ``path`` to ``mode`` (default 0440) after checking it has no write bit."""
+    if mode & 0o222:
+        raise ValueError(f"a read-only mode has no write bits: {oct(mode)}")
+    os.chmod(path, mode)
 
 
 def file_mode(path: Path) -> int:

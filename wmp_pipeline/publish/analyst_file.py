@@ -11,12 +11,18 @@ writer, locked while the pipeline runs). They open the *analyst file*
    a person (:func:`wmp_pipeline.privacy.scrub.is_identifying_column`:
    ``person_id``, ``date_of_birth``, ...) or that is on :data:`NEVER_PUBLISH`;
 3. copies them into a **new** DuckDB file next to the analyst file (created
-   owner-only, mode 0600), with table and column comments, plus a
+   owner-only while it is written), with table and column comments, plus a
    ``publish_manifest`` table (table, rows, published_at, source run);
 4. refuses if any text value in the new file equals a raw CONNECT
    ``person_id`` (a pseudonym that was forgotten, an id in a free-text column);
-5. checkpoints and closes it, ``fsync``s it, and ``os.replace``s it over the
-   analyst file.
+5. checkpoints and closes it, makes it **read-only** (mode 0440, see
+   :mod:`wmp_pipeline.privacy.file_permissions`), ``fsync``s it, and
+   ``os.replace``s it over the analyst file.
+
+Read-only at the file-system level: opening the analyst file for writing
+(``duckdb.connect(path)``, ``read_only=False``, ``ATTACH`` without
+``READ_ONLY``) fails with a permission error for every account but root.
+Renaming the next week's file over it needs write access to the folder only.
 
 ``os.replace`` is atomic on POSIX: a reader that opens the path gets either
 the old complete file or the new complete file, never a half-written one. A
@@ -40,7 +46,7 @@ from pathlib import Path
 import duckdb
 
 from wmp_pipeline import tables
-from wmp_pipeline.privacy.file_permissions import owner_only_umask, restrict_to_owner
+from wmp_pipeline.privacy.file_permissions import make_read_only, owner_only_umask
 from wmp_pipeline.privacy.scrub import is_identifying_column
 from wmp_pipeline.quality.summary import QUALITY_TABLES
 
@@ -272,7 +278,7 @@ def publish_analyst_file(
             con.execute(f"checkpoint {alias}")
             con.execute(f"detach {alias}")
             attached = False
-        restrict_to_owner(staged)
+        make_read_only(staged)
         _fsync(staged)
         if before_replace is not None:
             before_replace(staged)

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from wmp_pipeline import markdown as md
-from wmp_pipeline.quality.gx_suites import SuiteResult
+from wmp_pipeline.quality.gx.results import SuiteResult
 from wmp_pipeline.quality.reconciliation import ReconciliationReport
 
 
@@ -62,6 +62,61 @@ def suite_check_metadata(result: SuiteResult, severity: str) -> dict[str, Any]:
     }
     if result.sample_note:
         meta["sample_note"] = result.sample_note
+    return meta
+
+
+def drops_check_metadata(results: list[SuiteResult], severity: str) -> dict[str, Any]:
+    """Check metadata for every drop validated (one result per drop, oldest first).
+
+    The counts and tables of :func:`suite_check_metadata` describe all drops
+    together (failed expectations and failing rows are labelled by drop when
+    there is more than one); ``drops`` lists each drop's outcome.
+    """
+    if len(results) == 1:
+        return {**suite_check_metadata(results[0], severity), "drops_validated": 1}
+    last = results[-1]
+    failed = pd.concat(
+        [failed_expectations_frame(r, severity).assign(drop=r.drop_id) for r in results if r.failures(severity)]
+        or [pd.DataFrame()],
+        ignore_index=True,
+    )
+    failing_rows = pd.concat(
+        [r.failing_rows(severity).assign(drop=r.drop_id) for r in results if r.failures(severity)] or [pd.DataFrame()],
+        ignore_index=True,
+    )
+    per_drop = pd.DataFrame(
+        [
+            {
+                "drop": r.drop_id,
+                "type": r.extract_type,
+                "rows": r.rows_in_drop,
+                "validated": r.rows_validated,
+                "failed": len(r.failures(severity)),
+                "expectations": "; ".join(o.label for o in r.failures(severity)),
+            }
+            for r in results
+        ]
+    )
+    meta: dict[str, Any] = {
+        "table": f"raw.connect_{last.table}",
+        "drop_id": last.drop_id or "none",
+        "extract_type": last.extract_type or "none",
+        "drops_validated": len(results),
+        "drops_failed": sum(1 for r in results if r.failures(severity)),
+        "rows_in_drop": int(sum(r.rows_in_drop for r in results)),
+        "rows_validated": int(sum(r.rows_validated for r in results)),
+        "sampled": any(r.sampled for r in results),
+        "expectations_evaluated": int(sum(len(r.outcomes_for(severity)) for r in results)),
+        "expectations_failed": int(sum(len(r.failures(severity)) for r in results)),
+        "unexpected_rows_total": int(sum(o.unexpected_count or 0 for r in results for o in r.failures(severity))),
+        "elapsed_s": float(sum(r.elapsed_s for r in results)),
+        "drops": ("md", markdown_table(per_drop)),
+        "failed_expectations": ("md", markdown_table(failed)),
+        "failing_rows_sample": ("md", markdown_table(failing_rows)),
+    }
+    notes = [f"{r.drop_id}: {r.sample_note}" for r in results if r.sample_note]
+    if notes:
+        meta["sample_note"] = "; ".join(notes)
     return meta
 
 

@@ -13,8 +13,15 @@ it was:
     (``person_id: duplicated in the file``), because a reason quotes the
     value and the value may be a person identifier.
 ``dq_expectation_results``
-    per table and expectation of the latest drop's Great Expectations run:
+    per table, drop and expectation of the drops the latest ingest applied
+    (their Great Expectations results, stored when the drop was applied):
     severity, success, unexpected count and percent, sampling note.
+``dq_drop_sequence``
+    one row per gap in the weekly drop sequence: the drops either side, and
+    how many drops are missing and when they were expected. Empty when none is.
+``dq_drop_refusals``
+    the drops the latest ingest refused, with the reason (they changed nothing;
+    docs/data_quality.md says what the operator does).
 """
 
 from __future__ import annotations
@@ -26,25 +33,38 @@ import duckdb
 import pandas as pd
 
 from wmp_pipeline.privacy.scrub import is_identifying_column
-from wmp_pipeline.quality.gx_suites import SuiteResult
+from wmp_pipeline.quality.gx.results import SuiteResult
 from wmp_pipeline.quality.reconciliation import ReconciliationReport
 from wmp_pipeline.tables import CONNECT_QUARANTINE, DQ_DROP_RECONCILIATION, DQ_EXPECTATION_RESULTS, DQ_QUARANTINE_SUMMARY
 from wmp_pipeline.warehouse import table_exists
 
-RECONCILIATION_TABLE = DQ_DROP_RECONCILIATION
-QUARANTINE_SUMMARY_TABLE = DQ_QUARANTINE_SUMMARY
-EXPECTATION_RESULTS_TABLE = DQ_EXPECTATION_RESULTS
-QUALITY_TABLES = (RECONCILIATION_TABLE, QUARANTINE_SUMMARY_TABLE, EXPECTATION_RESULTS_TABLE)
+RECONCILIATION_TABLE = "dq_drop_reconciliation"
+QUARANTINE_SUMMARY_TABLE = "dq_quarantine_summary"
+EXPECTATION_RESULTS_TABLE = "dq_expectation_results"
+DROP_SEQUENCE_TABLE = "dq_drop_sequence"
+DROP_REFUSALS_TABLE = "dq_drop_refusals"
+QUALITY_TABLES = (
+    RECONCILIATION_TABLE,
+    QUARANTINE_SUMMARY_TABLE,
+    EXPECTATION_RESULTS_TABLE,
+    DROP_SEQUENCE_TABLE,
+    DROP_REFUSALS_TABLE,
+)
+DROP_SEQUENCE_COLUMNS = ["previous_drop", "next_drop", "gap_days", "missing_drops", "expected_dates"]
+DROP_REFUSALS_COLUMNS = ["drop_id", "reason"]
 
 _TABLE_COMMENTS = {
     RECONCILIATION_TABLE: "Per CONNECT drop and file: rows delivered = loaded + quarantined (balanced), from the drop log and a recount.",
     QUARANTINE_SUMMARY_TABLE: "Per CONNECT drop, table and broken contract rule: rows quarantined and rows still open (no values, no record keys).",
-    EXPECTATION_RESULTS_TABLE: "Great Expectations results for the latest CONNECT drop: one row per table and expectation, with severity (blocking|warning).",
+    EXPECTATION_RESULTS_TABLE: "Great Expectations results for the CONNECT drops of the latest ingest: one row per table, drop and expectation, with severity (blocking|warning).",
+    DROP_SEQUENCE_TABLE: "Gaps in the weekly CONNECT drop sequence: the applied drops either side, the number of missing drops and their expected dates.",
+    DROP_REFUSALS_TABLE: "CONNECT drops the latest ingest refused, with the reason; a refused drop changed nothing.",
 }
 
 # Quarantine reasons as written by wmp_pipeline.ingest.validate / readers, value removed.
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^(?P<col>[\w]+): empty, but required$"), "{col}: empty, but required"),
+    (re.compile(r"^(?P<col>[\w]+): holds a NUL byte$"), "{col}: holds a NUL byte"),
     (re.compile(r"^(?P<col>[\w]+): .* is not (?P<what>a date YYYY-MM-DD|an ISO 8601 timestamp|an integer)$", re.S), "{col}: is not {what}"),
     (re.compile(r"^(?P<col>[\w]+): .* is not one of .*$", re.S), "{col}: not an allowed value"),
     (re.compile(r"^(?P<col>[\w]+): .* is not well formed$", re.S), "{col}: not well formed"),
@@ -134,12 +154,18 @@ def write_quality_tables(
     quarantine: pd.DataFrame,
     expectation_results: pd.DataFrame,
     schema: str = "main",
+    drop_gaps: list[dict] | None = None,
+    refusals: dict[str, str] | None = None,
 ) -> dict[str, int]:
-    """Replace the three summary tables in ``schema``; returns their row counts."""
+    """Replace the summary tables in ``schema``; returns their row counts."""
     frames = {
         RECONCILIATION_TABLE: reconciliation.frame(),
         QUARANTINE_SUMMARY_TABLE: quarantine,
         EXPECTATION_RESULTS_TABLE: expectation_results,
+        DROP_SEQUENCE_TABLE: pd.DataFrame(drop_gaps or [], columns=DROP_SEQUENCE_COLUMNS).astype(
+            {"gap_days": "int64", "missing_drops": "int64"}
+        ),
+        DROP_REFUSALS_TABLE: pd.DataFrame(list((refusals or {}).items()), columns=DROP_REFUSALS_COLUMNS, dtype="string"),
     }
     out = {}
     for name, frame in frames.items():

@@ -79,7 +79,8 @@ def generate_dbt_docs(
     work = Path(tempfile.mkdtemp(prefix=".dbt_docs_", dir=out_dir.parent))
     try:
         target = work / "target"
-        env = {**os.environ, "WMP_DUCKDB_PATH": str(duckdb_path)}
+        # its own target folder; dbt.log beside it (dbt's output is in the error if it fails)
+        env = {**os.environ, "WMP_DUCKDB_PATH": str(duckdb_path), "DBT_LOG_PATH": str(work / "logs")}
         cmd = [dbt_executable(), "docs", "generate", "--static", "--target-path", str(target),
                "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
         if log is not None:

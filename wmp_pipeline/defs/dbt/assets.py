@@ -10,6 +10,7 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from wmp_pipeline.dbt_runtime import dbt_target_dir
 from wmp_pipeline.defs.project import dbt_project
 from wmp_pipeline.defs.partitions import force_week_partitions
 from wmp_pipeline.defs.resources import WarehouseResource
@@ -47,17 +48,12 @@ def wmp_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehous
     dbt writes the same file as the Python assets (WMP_DUCKDB_PATH, set for
     the subprocess only), under the same writer lock, so no two processes ever
     write it at once; its target folder (run results, partial parse) sits
-    beside that force's database, so two forces' runs never share one.
+    under that force's data folder (``<force data>/dbt/target``), so two forces' runs never share one.
     """
     path = warehouse.path
     env = {"WMP_DUCKDB_PATH": str(path)}
     with warehouse.writer_lock(), _environment(env):
-        yield from dbt.cli(["build"], context=context, target_path=dbt_target_path(path)).stream()
-
-
-def dbt_target_path(database_path: Path) -> Path:
-    """The force's dbt target folder: ``<force data>/warehouse/dbt_target``."""
-    return Path(database_path).parent / "dbt_target"
+        yield from dbt.cli(["build"], context=context, target_dir=dbt_target_dir(warehouse.force_dir)).stream()
 
 
 @contextmanager

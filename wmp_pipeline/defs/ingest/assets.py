@@ -1,4 +1,4 @@
-"""Raw CONNECT tables: apply every new drop in the landing folder."""
+"""Raw CONNECT tables: apply every new drop in the landing folder, validating each one."""
 
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
@@ -7,9 +7,12 @@ from wmp_pipeline.contract import TABLES
 from wmp_pipeline.defs.partitions import force_week_partitions
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.forces import ForceInputError, require_input
-from wmp_pipeline.ingest.drops import DropRefused
+from wmp_pipeline.defs.ingest.resources import IngestResource
+from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
 from wmp_pipeline.ingest.load import RAW_SCHEMA, ingest_landing, raw_table
 from wmp_pipeline.markdown import markdown_table
+from wmp_pipeline.quality.force_area import force_area_bbox
+from wmp_pipeline.quality.gx.store import drop_validator
 
 POLICEUK_JOB_HINT = "policeuk_weekly_job (wmp run --force <slug> chooses it)"
 RAW_TABLE_KEYS = {t: AssetKey([RAW_SCHEMA, f"connect_{t}"]) for t in TABLES}
@@ -47,34 +50,47 @@ _DESCRIPTIONS = {
         ),
     ],
 )
-def connect_drops(context: AssetExecutionContext, warehouse: WarehouseResource, pipeline: PipelineSettingsResource):
-    """Verify and apply, in extract-date order, every CONNECT drop that has landed and is not yet applied.
+def connect_drops(
+    context: AssetExecutionContext, warehouse: WarehouseResource, pipeline: PipelineSettingsResource, ingest: IngestResource
+):
+    """Verify, validate (Great Expectations, per drop) and apply every CONNECT drop that has landed and is not yet applied.
 
-    A refused drop (stale, changed re-delivery, checksum / row-count mismatch,
-    missing or unreadable file) fails this step with the drop and reason
-    named; drops applied before it stay applied, nothing else changes.
+    A refused drop (bad folder name, future date, checksum / row-count
+    mismatch, missing, unreadable or out-of-landing file, or a full drop whose
+    volume or blocking expectations fail) is recorded and named in the log
+    and metadata, and changes nothing; the other drops are applied. The
+    ``drop_refusals`` check on the drop log fails while a refusal stands.
     """
     settings = pipeline.settings()
     force = pipeline.force()
     if force.is_policeuk:
         raise ForceInputError(f"force '{force.slug}' is a police.uk force: it has no CONNECT drops; run it with {POLICEUK_JOB_HINT}")
     require_input(force, settings)  # a missing or empty landing folder fails here, naming force and folder
+    validator, store = drop_validator(force_area_bbox(settings))
     with warehouse.connect() as con:
-        report = ingest_landing(con, settings.connect_dir, log=context.log)
+        report = ingest_landing(
+            con, settings.connect_dir, log=context.log, config=ingest.config(), validator=validator, store=store
+        )
         counts = {t: con.execute(f"select count(*) from {raw_table(t)}").fetchone()[0] for t in TABLES}
         open_quarantine = con.execute(
             f"select count(*) from {RAW_SCHEMA}.connect_quarantine where resolved_by_drop_id is null"
         ).fetchone()[0]
         n_drops = con.execute(f"select count(*) from {RAW_SCHEMA}.connect_drop_log").fetchone()[0]
     context.log.info(report.summary())
-    if report.refused:
-        raise DropRefused(report.refused[0].drop_id, "; ".join(f"{r.drop_id}: {r.reason}" for r in report.refused))
     drops_md = markdown_table(
         [
-            {"drop": r.drop_id, "type": r.extract_type, "delivered": r.rows_delivered, "loaded": r.rows_loaded, "quarantined": r.rows_quarantined}
+            {
+                "drop": r.drop_id,
+                "type": r.extract_type,
+                "delivered": r.rows_delivered,
+                "loaded": r.rows_loaded,
+                "quarantined": r.rows_quarantined,
+                "blocking expectations": "passed" if all(v.passed("blocking") for v in r.validation.values()) else "FAILED",
+            }
             for r in report.applied
         ]
     )
+    refused_md = markdown_table([{"drop": r.drop_id, "reason": r.reason} for r in report.refused])
     for t, key in RAW_TABLE_KEYS.items():
         yield MaterializeResult(
             asset_key=key,
@@ -90,7 +106,10 @@ def connect_drops(context: AssetExecutionContext, warehouse: WarehouseResource, 
         metadata={
             "drops_applied_total": n_drops,
             "drops_applied_this_run": len(report.applied),
+            "drops_refused_this_run": len(report.refused),
             "applied_this_run": MetadataValue.md(drops_md),
+            "refused_this_run": MetadataValue.md(refused_md if report.refused else "_none_"),
+            "skipped_this_run": MetadataValue.md("\n".join(f"- {n}: {note}" for n, note in report.skipped) or "_none_"),
         },
     )
 

@@ -21,7 +21,7 @@ ANALYST_TABLE_KEYS = sorted({AssetKey.from_user_string(w) for w in tables.writer
     kinds={"python", "duckdb"},
     description=(
         "The read-only DuckDB file analysts and dashboards open (WMP_ANALYST_DB_PATH): the analyst tables "
-        "and dbt marts, no person identifiers, replaced atomically, mode 0600."
+        "and dbt marts, no person identifiers, replaced atomically, read-only (mode 0440)."
     ),
 )
 def analyst_database(context: AssetExecutionContext, warehouse: WarehouseResource, pipeline: PipelineSettingsResource) -> MaterializeResult:

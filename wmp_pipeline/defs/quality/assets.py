@@ -5,11 +5,16 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 from wmp_pipeline.contract import TABLES
 from wmp_pipeline.defs.ingest.assets import DROP_LOG_KEY, QUARANTINE_KEY, RAW_TABLE_KEYS
 from wmp_pipeline.defs.partitions import force_week_partitions
+from wmp_pipeline.defs.ingest.resources import IngestResource
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
-from wmp_pipeline.quality.gx_suites import run_connect_suite
+from wmp_pipeline.ingest.load import drop_sequence_gaps, latest_refusals
+from wmp_pipeline.quality.force_area import force_area_bbox
+from wmp_pipeline.quality.gx.store import drops_to_report, results_for
 from wmp_pipeline.quality.metadata import markdown_table
 from wmp_pipeline.quality.reconciliation import reconcile_drops
 from wmp_pipeline.quality.summary import (
+    DROP_REFUSALS_TABLE,
+    DROP_SEQUENCE_TABLE,
     EXPECTATION_RESULTS_TABLE,
     QUARANTINE_SUMMARY_TABLE,
     RECONCILIATION_TABLE,
@@ -22,7 +27,9 @@ _RAW_DEPS = [*RAW_TABLE_KEYS.values(), QUARANTINE_KEY, DROP_LOG_KEY]
 _DESCRIPTIONS = {
     RECONCILIATION_TABLE: "Per CONNECT drop and file: delivered = loaded + quarantined.",
     QUARANTINE_SUMMARY_TABLE: "Quarantined CONNECT rows per drop, table and broken rule (values removed).",
-    EXPECTATION_RESULTS_TABLE: "Great Expectations results (blocking / warning) for the latest CONNECT drop.",
+    EXPECTATION_RESULTS_TABLE: "Great Expectations results (blocking / warning) for the CONNECT drops of the latest ingest.",
+    DROP_SEQUENCE_TABLE: "Gaps in the weekly CONNECT drop sequence (missing drops), never silent.",
+    DROP_REFUSALS_TABLE: "CONNECT drops the latest ingest refused, with the reason.",
 }
 
 
@@ -35,15 +42,21 @@ _DESCRIPTIONS = {
         for name, text in _DESCRIPTIONS.items()
     ],
 )
-def data_quality_summary(context: AssetExecutionContext, warehouse: WarehouseResource, pipeline: PipelineSettingsResource):
-    """Recount every drop, summarise the quarantine by rule, and record the latest drop's suite results."""
-    settings = pipeline.settings()
+def data_quality_summary(
+    context: AssetExecutionContext, warehouse: WarehouseResource, pipeline: PipelineSettingsResource, ingest: IngestResource
+):
+    """Recount every drop, summarise the quarantine by rule, tabulate the stored suite results of the
+    latest ingest's drops (no suite runs again), and list missing and refused drops."""
+    bbox = force_area_bbox(pipeline.settings())
     with warehouse.connect() as con:
         report = reconcile_drops(con)
         quarantine = quarantine_summary(con)
-        results = [run_connect_suite(con, t, settings=settings) for t in TABLES]
+        drops = drops_to_report(con)
+        results = [r for t in TABLES for r in results_for(con, t, drops, bbox)]
         expectations = expectation_results_frame(results)
-        counts = write_quality_tables(con, report, quarantine, expectations)
+        gaps = drop_sequence_gaps(con, ingest.config().expected_interval_days)
+        refusals = latest_refusals(con)
+        counts = write_quality_tables(con, report, quarantine, expectations, drop_gaps=gaps, refusals=refusals)
     failed = expectations[~expectations["success"]] if not expectations.empty else expectations
     yield MaterializeResult(
         asset_key=AssetKey(RECONCILIATION_TABLE),
@@ -64,6 +77,14 @@ def data_quality_summary(context: AssetExecutionContext, warehouse: WarehouseRes
                 else "_none_"
             ),
         },
+    )
+    yield MaterializeResult(
+        asset_key=AssetKey(DROP_SEQUENCE_TABLE),
+        metadata={"rows": counts[DROP_SEQUENCE_TABLE], "missing_drops": int(sum(g["missing_drops"] for g in gaps))},
+    )
+    yield MaterializeResult(
+        asset_key=AssetKey(DROP_REFUSALS_TABLE),
+        metadata={"rows": counts[DROP_REFUSALS_TABLE]},
     )
     yield MaterializeResult(
         asset_key=AssetKey(EXPECTATION_RESULTS_TABLE),

@@ -12,7 +12,17 @@ For each of ``raw.connect_persons|crimes|charges``:
 - ``drop_reconciliation`` (blocking, severity ERROR): for every applied drop,
   rows delivered = rows loaded + rows quarantined.
 
-The two GX checks of a table come from one suite run (a ``multi_asset_check``).
+The GX checks report every drop the latest ingest applied, one suite result
+per drop, read from ``raw.connect_drop_expectations`` where ingest stored them
+(the suites run once per drop, during ingest; see wmp_pipeline.quality.gx.store).
+
+On ``raw.connect_drop_log``:
+
+- ``drop_refusals`` (severity ERROR, not blocking): fails while the landing
+  folder holds a drop the latest ingest refused (the state is unchanged by it;
+  docs/data_quality.md says what the operator does);
+- ``drop_sequence`` (severity WARN): fails when a weekly drop is missing
+  between two applied drops.
 """
 
 from typing import Any
@@ -29,10 +39,14 @@ from dagster import (
 )
 
 from wmp_pipeline.contract import TABLES
-from wmp_pipeline.defs.ingest.assets import RAW_TABLE_KEYS
+from wmp_pipeline.defs.ingest.assets import DROP_LOG_KEY, RAW_TABLE_KEYS
+from wmp_pipeline.defs.ingest.resources import IngestResource
 from wmp_pipeline.defs.resources import PipelineSettingsResource, WarehouseResource
-from wmp_pipeline.quality.gx_suites import run_connect_suite
-from wmp_pipeline.quality.metadata import reconciliation_check_metadata, suite_check_metadata
+from wmp_pipeline.ingest.load import drop_sequence_gaps, latest_refusals
+from wmp_pipeline.markdown import markdown_table
+from wmp_pipeline.quality.force_area import force_area_bbox
+from wmp_pipeline.quality.gx.store import drops_to_report, results_for
+from wmp_pipeline.quality.metadata import drops_check_metadata, reconciliation_check_metadata
 from wmp_pipeline.quality.reconciliation import reconcile_drops
 
 BLOCKING_CHECK = "gx_blocking"
@@ -54,40 +68,41 @@ def _suite_checks(table: str) -> AssetChecksDefinition:
                 BLOCKING_CHECK,
                 asset=key,
                 blocking=True,
-                description=f"Blocking Great Expectations rules (expectations/connect_{table}.json) on the latest drop.",
+                description=f"Blocking Great Expectations rules (expectations/connect_{table}.json) on every drop the latest ingest applied.",
             ),
             AssetCheckSpec(
                 WARNING_CHECK,
                 asset=key,
-                description=f"Warning Great Expectations rules (expectations/connect_{table}.json) on the latest drop.",
+                description=f"Warning Great Expectations rules (expectations/connect_{table}.json) on every drop the latest ingest applied.",
             ),
         ],
         compute_kind="great_expectations",
     )
     def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource, pipeline: PipelineSettingsResource):
         with warehouse.connect() as con:
-            result = run_connect_suite(con, table, settings=pipeline.settings())
-        failed_blocking = result.failures("blocking")
-        failed_warning = result.failures("warning")
-        context.log.info(
-            f"raw.connect_{table} drop {result.drop_id}: {result.rows_validated:,} of {result.rows_in_drop:,} rows validated "
-            f"in {result.elapsed_s:.1f}s; {len(failed_blocking)} blocking and {len(failed_warning)} warning expectation(s) failed"
-        )
+            results = results_for(con, table, drops_to_report(con), force_area_bbox(pipeline.settings()))
+        failed_blocking = [f"{r.drop_id}: {o.label}" for r in results for o in r.failures("blocking")]
+        failed_warning = [f"{r.drop_id}: {o.label}" for r in results for o in r.failures("warning")]
+        for result in results:
+            context.log.info(
+                f"raw.connect_{table} drop {result.drop_id}: {result.rows_validated:,} of {result.rows_in_drop:,} rows validated; "
+                f"{len(result.failures('blocking'))} blocking and {len(result.failures('warning'))} warning expectation(s) failed"
+            )
         yield AssetCheckResult(
             asset_key=key,
             check_name=BLOCKING_CHECK,
             passed=not failed_blocking,
             severity=AssetCheckSeverity.ERROR,
-            metadata=_dagster_metadata(suite_check_metadata(result, "blocking")),
-            description="; ".join(o.label for o in failed_blocking) or None,
+            metadata=_dagster_metadata(drops_check_metadata(results, "blocking")),
+            description="; ".join(failed_blocking) or None,
         )
         yield AssetCheckResult(
             asset_key=key,
             check_name=WARNING_CHECK,
             passed=not failed_warning,
             severity=AssetCheckSeverity.WARN,
-            metadata=_dagster_metadata(suite_check_metadata(result, "warning")),
-            description="; ".join(o.label for o in failed_warning) or None,
+            metadata=_dagster_metadata(drops_check_metadata(results, "warning")),
+            description="; ".join(failed_warning) or None,
         )
 
     return _check
@@ -120,4 +135,45 @@ def _reconciliation_check(table: str) -> AssetChecksDefinition:
     return _check
 
 
-asset_checks = [*(_suite_checks(t) for t in TABLES), *(_reconciliation_check(t) for t in TABLES)]
+@asset_check(
+    asset=DROP_LOG_KEY,
+    name="drop_refusals",
+    description="No drop in the landing folder stands refused (a refused drop changed nothing; the operator accepts, replaces or removes it).",
+)
+def drop_refusals(warehouse: WarehouseResource) -> AssetCheckResult:
+    with warehouse.connect() as con:
+        refused = latest_refusals(con)
+    return AssetCheckResult(
+        passed=not refused,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "drops_refused": len(refused),
+            "refused": MetadataValue.md(markdown_table([{"drop": d, "reason": r} for d, r in refused.items()]) if refused else "_none_"),
+        },
+        description="; ".join(f"{d}: {r}" for d, r in refused.items())[:2000] or None,
+    )
+
+
+@asset_check(
+    asset=DROP_LOG_KEY,
+    name="drop_sequence",
+    description="No weekly CONNECT drop is missing between the first and the newest applied drop.",
+)
+def drop_sequence(warehouse: WarehouseResource, ingest: IngestResource) -> AssetCheckResult:
+    with warehouse.connect() as con:
+        gaps = drop_sequence_gaps(con, ingest.config().expected_interval_days)
+    missing = sum(g["missing_drops"] for g in gaps)
+    return AssetCheckResult(
+        passed=not gaps,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"missing_drops": missing, "gaps": MetadataValue.md(markdown_table(gaps) if gaps else "_none_")},
+        description=f"{missing} drop(s) missing, expected on {', '.join(g['expected_dates'] for g in gaps)}" if gaps else None,
+    )
+
+
+asset_checks = [
+    *(_suite_checks(t) for t in TABLES),
+    *(_reconciliation_check(t) for t in TABLES),
+    drop_refusals,
+    drop_sequence,
+]
