@@ -12,6 +12,7 @@ from dagster import AssetCheckSeverity, AssetSelection, DagsterInstance, materia
 from tests.drop_factory import base_drop, charge, crime, person, write_drop
 from wmp_pipeline import warehouse
 from wmp_pipeline.defs.ingest.assets import connect_drops
+from wmp_pipeline.defs.partitions import default_force_week
 from wmp_pipeline.defs.publish.assets import analyst_database
 from wmp_pipeline.defs.quality.assets import data_quality_summary
 from wmp_pipeline.defs.quality.checks import asset_checks
@@ -34,12 +35,17 @@ def _settings(root: Path) -> Settings:
     )
 
 
+#: the partition the drops of these tests complete (the default force's)
+WEEK = default_force_week("2026-01-05")
+
+
 def _run(settings: Settings):
     return materialize(
         [connect_drops, data_quality_summary, analyst_database, *asset_checks],
         resources=build_resources(settings),
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,
+        partition_key=WEEK,
     )
 
 
