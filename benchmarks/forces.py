@@ -134,11 +134,13 @@ def collect(home: Path, samples: dict[int, dict]) -> dict:
 
     with DagsterInstance.get() as instance:
         records = [r for r in instance.get_run_records() if r.dagster_run.tags.get("dagster/partition/force")]
-        by_created = sorted(samples.values(), key=lambda s: s["created"])
+        unused = sorted(samples.values(), key=lambda s: s["created"])
         forces = []
         for rec in sorted(records, key=lambda r: r.start_time or 0):
-            # the run process is the one created closest to the run's start
-            sample = min(by_created, key=lambda s: abs(s["created"] - (rec.start_time or 0)), default=None)
+            # the run process is the unclaimed one created closest to the run's start (each claimed once)
+            sample = min(unused, key=lambda s: abs(s["created"] - (rec.start_time or 0)), default=None)
+            if sample is not None:
+                unused.remove(sample)
             forces.append({
                 "force": rec.dagster_run.tags["dagster/partition/force"],
                 "job": rec.dagster_run.job_name,
@@ -194,6 +196,7 @@ def main(argv=None) -> int:
         "synthetic_preset": args.preset,
         "modes": modes,
         "speedup_2_workers": speedup,
+        "cpu_share_used": {m["workers"]: round(sum(f["cpu_s"] or 0 for f in m["forces"]) / m["span_s"], 2) for m in modes if m["span_s"]},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str))

@@ -11,9 +11,9 @@ workers needed, as tabulated in docs/forces.md.
 
 Model (stated, not measured): a force's weekly run grows with its size as
 measured between 0.5x and 2x; the Metropolitan Police (about 3x the force
-preset's population) is extrapolated linearly from 1x and 2x; forces under
-1.5 million people are charged the 0.5x figures (an upper bound: the run has
-fixed costs). The worst week is the one in which every force retrains its
+preset's population) is extrapolated linearly from 1x and 2x; forces of 1-2 million
+people are charged the 1x figures (the preset is 3 million: an upper bound)
+and forces under 1 million the 0.5x figures (1.5 million: an upper bound). The worst week is the one in which every force retrains its
 models (every 4 weeks, if their cycles are aligned); a worker is a 2-vCPU
 machine running two force runs at once at the measured two-run speed-up.
 """
@@ -33,7 +33,7 @@ BANDS = [
     ("2-3 M: West Midlands, Greater Manchester, West Yorkshire, Thames Valley, Hampshire", 5, "x1"),
     ("1-2 M: Kent, Essex, Devon & Cornwall, Avon & Somerset, Sussex, Lancashire, Northumbria, Merseyside, "
      "South Yorkshire, Surrey, Hertfordshire, Staffordshire, West Mercia, Leicestershire, Nottinghamshire, "
-     "Cheshire, Derbyshire, South Wales", 18, "x0.5"),
+     "Cheshire, Derbyshire, South Wales", 18, "x1"),
     ("under 1 M: the other 18 territorial forces and City of London", 19, "x0.5"),
 ]
 
@@ -55,10 +55,11 @@ def growth_figures() -> dict[str, dict[str, tuple[float, float]]]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--budget-min", type=float, default=30.0)
+    p.add_argument("--speedup", type=float, help="two-run speed-up per 2-vCPU worker (default: the measured one)")
     args = p.parse_args(argv)
     fig = growth_figures()
     forces = json.loads((RESULTS / "forces.json").read_text())
-    speedup = forces.get("speedup_2_workers") or 1.0
+    speedup = args.speedup or forces.get("speedup_2_workers") or 1.0
     print("| forces | n | retraining week: time / peak memory per run | scoring-only week |")
     print("|---|---|---|---|")
     work = {"retrain": 0.0, "score only": 0.0}
