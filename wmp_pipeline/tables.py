@@ -39,6 +39,9 @@ CONNECT_CHARGES = "raw.connect_charges"
 CONNECT_QUARANTINE = "raw.connect_quarantine"
 CONNECT_DROP_LOG = "raw.connect_drop_log"
 CONNECT_DROP_REFUSALS = "raw.connect_drop_refusals"
+CONNECT_DROP_ACCEPTANCES = "raw.connect_drop_acceptances"
+CONNECT_DROP_EXPECTATIONS = "raw.connect_drop_expectations"
+CONNECT_INGEST_RUNS = "raw.connect_ingest_runs"
 POLICEUK_STREET = "raw.policeuk_street"
 POLICEUK_FILE_LEDGER = "raw.policeuk_file_ledger"
 
@@ -99,6 +102,9 @@ TABLES: dict[str, TableInfo] = {
         _info(CONNECT_QUARANTINE, "raw/connect_quarantine"),
         _info(CONNECT_DROP_LOG, "raw/connect_drop_log"),
         _info(CONNECT_DROP_REFUSALS, "raw/connect_drop_log"),
+        _info(CONNECT_DROP_ACCEPTANCES, "cli:wmp drops accept"),
+        _info(CONNECT_DROP_EXPECTATIONS, "raw/connect_drop_log"),
+        _info(CONNECT_INGEST_RUNS, "raw/connect_drop_log"),
         _info(POLICEUK_STREET, "raw/policeuk_street"),
         _info(POLICEUK_FILE_LEDGER, "raw/policeuk_street"),
         _info(REF_OFFENCE_CODES, REF_OFFENCE_CODES),

@@ -188,7 +188,7 @@ def build_resources(settings: Settings | None = None, forces_file: str | Path | 
     if settings is None:
         raw = {name: _from_environment(name) for name in ENV_VARS}
         duckdb_path = raw["duckdb_path"] or str(get_settings().duckdb_path)
-        data_dir = raw["data_dir"] or str(get_settings().data_dir)
+        data_dir = str(get_settings().data_dir)
     else:
         raw = {name: _as_text(getattr(settings, name)) for name in ENV_VARS}
         duckdb_path = str(settings.duckdb_path)

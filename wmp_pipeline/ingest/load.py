@@ -49,6 +49,7 @@ from typing import Any
 
 import duckdb
 
+from wmp_pipeline import tables
 from wmp_pipeline.contract import TABLE_SPECS, TABLES
 from wmp_pipeline.ingest.config import IngestConfig
 from wmp_pipeline.ingest.drops import Drop, DropRefused, read_manifest, scan_landing, verify_files
@@ -57,10 +58,10 @@ from wmp_pipeline.ingest.validate import raw_table_ddl, validation_sql
 from wmp_pipeline.progress import Progress
 
 RAW_SCHEMA = "raw"
-REFUSALS_TABLE = f"{RAW_SCHEMA}.connect_drop_refusals"
-ACCEPTANCES_TABLE = f"{RAW_SCHEMA}.connect_drop_acceptances"
-EXPECTATIONS_TABLE = f"{RAW_SCHEMA}.connect_drop_expectations"
-INGEST_RUNS_TABLE = f"{RAW_SCHEMA}.connect_ingest_runs"
+REFUSALS_TABLE = tables.CONNECT_DROP_REFUSALS
+ACCEPTANCES_TABLE = tables.CONNECT_DROP_ACCEPTANCES
+EXPECTATIONS_TABLE = tables.CONNECT_DROP_EXPECTATIONS
+INGEST_RUNS_TABLE = tables.CONNECT_INGEST_RUNS
 
 #: Kinds of refusal. ``validation`` (a full drop's volume or blocking expectations) waits for an
 #: operator; the others are re-examined on every run.

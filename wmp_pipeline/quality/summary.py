@@ -35,14 +35,21 @@ import pandas as pd
 from wmp_pipeline.privacy.scrub import is_identifying_column
 from wmp_pipeline.quality.gx.results import SuiteResult
 from wmp_pipeline.quality.reconciliation import ReconciliationReport
-from wmp_pipeline.tables import CONNECT_QUARANTINE, DQ_DROP_RECONCILIATION, DQ_EXPECTATION_RESULTS, DQ_QUARANTINE_SUMMARY
+from wmp_pipeline.tables import (
+    CONNECT_QUARANTINE,
+    DQ_DROP_RECONCILIATION,
+    DQ_DROP_REFUSALS,
+    DQ_DROP_SEQUENCE,
+    DQ_EXPECTATION_RESULTS,
+    DQ_QUARANTINE_SUMMARY,
+)
 from wmp_pipeline.warehouse import table_exists
 
-RECONCILIATION_TABLE = "dq_drop_reconciliation"
-QUARANTINE_SUMMARY_TABLE = "dq_quarantine_summary"
-EXPECTATION_RESULTS_TABLE = "dq_expectation_results"
-DROP_SEQUENCE_TABLE = "dq_drop_sequence"
-DROP_REFUSALS_TABLE = "dq_drop_refusals"
+RECONCILIATION_TABLE = DQ_DROP_RECONCILIATION
+QUARANTINE_SUMMARY_TABLE = DQ_QUARANTINE_SUMMARY
+EXPECTATION_RESULTS_TABLE = DQ_EXPECTATION_RESULTS
+DROP_SEQUENCE_TABLE = DQ_DROP_SEQUENCE
+DROP_REFUSALS_TABLE = DQ_DROP_REFUSALS
 QUALITY_TABLES = (
     RECONCILIATION_TABLE,
     QUARANTINE_SUMMARY_TABLE,

@@ -62,15 +62,24 @@ def _as_date(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series, errors="coerce").dt.date
 
 
-def hotspot_backtest(con: duckdb.DuckDBPyConnection, forecast_date: date) -> HotspotBacktest | Unavailable:
-    missing = require(con, BACKTEST, ["target", "model", "area_share", "hit_rate", "pai"])
+def _latest_run_as_of(
+    con: duckdb.DuckDBPyConnection, table: str, needed: list[str], date_column: str, forecast_date: date
+) -> pd.DataFrame | Unavailable:
+    """The newest run's rows of ``table`` dated on or before the forecast date (undated rows kept)."""
+    missing = require(con, table, needed)
     if missing:
         return missing
-    df = query(con, f"select * from {BACKTEST}")
-    if "as_of_date" in df:
-        df["as_of_date"] = _as_date(df["as_of_date"])
-        df = df[df["as_of_date"].isna() | (df["as_of_date"] <= forecast_date)]
-    df = latest_run(df, "as_of_date")
+    df = query(con, f"select * from {table}")
+    if date_column in df:
+        df[date_column] = _as_date(df[date_column])
+        df = df[df[date_column].isna() | (df[date_column] <= forecast_date)]
+    return latest_run(df, date_column)
+
+
+def hotspot_backtest(con: duckdb.DuckDBPyConnection, forecast_date: date) -> HotspotBacktest | Unavailable:
+    df = _latest_run_as_of(con, BACKTEST, ["target", "model", "area_share", "hit_rate", "pai"], "as_of_date", forecast_date)
+    if isinstance(df, Unavailable):
+        return df
     if df.empty:
         return Unavailable(f"Not available this week: no hotspot backtest run on or before {forecast_date}.")
     if "forecast_date" in df:
@@ -118,14 +127,9 @@ def iom_metrics(con: duckdb.DuckDBPyConnection, forecast_date: date, max_metrics
 
     Rows without a ``test_week`` (pooled means some writers add) are used
     only when there are no weekly rows."""
-    missing = require(con, IOM_METRICS, ["model", "metric", "value"])
-    if missing:
-        return missing
-    df = query(con, f"select * from {IOM_METRICS}")
-    if "test_week" in df:
-        df["test_week"] = _as_date(df["test_week"])
-        df = df[df["test_week"].isna() | (df["test_week"] <= forecast_date)]
-    df = latest_run(df, "test_week")
+    df = _latest_run_as_of(con, IOM_METRICS, ["model", "metric", "value"], "test_week", forecast_date)
+    if isinstance(df, Unavailable):
+        return df
     df = df.assign(value=pd.to_numeric(df["value"], errors="coerce")).dropna(subset=["value"])
     if df.empty:
         return Unavailable(f"Not available this week: no IOM model metrics on or before {forecast_date}.")

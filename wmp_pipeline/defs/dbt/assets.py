@@ -7,8 +7,8 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster import AssetExecutionContext, AssetSpec
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from wmp_pipeline.dbt_runtime import dbt_target_dir
 from wmp_pipeline.defs.project import dbt_project
@@ -25,23 +25,35 @@ class WmpDbtTranslator(DagsterDbtTranslator):
     the asset key in their YAML ``meta`` so they join the raw ingest assets.
     """
 
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] == "seed":
-            return "reference"
-        fqn = dbt_resource_props.get("fqn", [])
-        if "policeuk" in fqn[1:-1]:
-            return "policeuk"
-        for part in fqn[1:-1]:
-            if part in _GROUP_BY_FOLDER:
-                # IOM-specific models live under <layer>/iom and join the iom group
-                return "iom" if "iom" in fqn[1:-1] else _GROUP_BY_FOLDER[part]
-        return "dbt"
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: "DbtProject | None") -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec  # its key and group come from the source's YAML meta (the raw ingest asset)
+        return spec.replace_attributes(group_name=group_for(props))
+
+
+def group_for(props: Mapping[str, Any]) -> str:
+    """The Dagster group of a dbt model or seed, from its folder."""
+    if props["resource_type"] == "seed":
+        return "reference"
+    fqn = props.get("fqn", [])
+    if "policeuk" in fqn[1:-1]:
+        return "policeuk"
+    for part in fqn[1:-1]:
+        if part in _GROUP_BY_FOLDER:
+            # IOM-specific models live under <layer>/iom and join the iom group
+            return "iom" if "iom" in fqn[1:-1] else _GROUP_BY_FOLDER[part]
+    return "dbt"
 
 
 translator = WmpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, partitions_def=force_week_partitions)
+@dbt_assets(
+    manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator,
+    partitions_def=force_week_partitions,
+)
 def wmp_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """``dbt build`` (models, seed, data tests and unit tests) on the run's force's working DuckDB file.
 
@@ -53,6 +65,8 @@ def wmp_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehous
     path = warehouse.path
     env = {"WMP_DUCKDB_PATH": str(path)}
     with warehouse.writer_lock(), _environment(env):
+        # Not .fetch_column_metadata(): it reads each built model through a dbt adapter in this
+        # process while dbt's subprocess still holds the DuckDB file (one process per file).
         yield from dbt.cli(["build"], context=context, target_dir=dbt_target_dir(warehouse.force_dir)).stream()
 
 
