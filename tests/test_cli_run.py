@@ -112,7 +112,8 @@ def test_the_run_killed_with_sigkill_is_marked_failed_at_the_next_start(runs):
 
 def test_the_default_terminal_is_short_and_ends_with_the_results(runs):
     lines = (runs.out + runs.err).splitlines()
-    assert 10 <= len(lines) <= 80, "\n".join(lines)
+    # about 85 on the tiny preset since ingest reports each drop and file (5 drops) and GX each drop
+    assert 10 <= len(lines) <= 90, "\n".join(lines)
     assert not [line for line in lines if " - DEBUG - " in line or '"info": {' in line]  # no Dagster DEBUG, no dbt JSON
     out = runs.out
     assert "Done in" in out and "Checks:" in out

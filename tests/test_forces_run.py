@@ -57,7 +57,7 @@ def test_force_all_runs_each_force_in_its_own_queued_run_and_builds_the_catalogu
     assert "FAILED" in ghost and "ghost-force" in ghost and str(tmp_path / "nowhere" / "connect") in ghost, summary
 
     force_dir = data / "forces" / "city-of-london"
-    assert (force_dir / "warehouse" / "wmp.duckdb").exists() and (force_dir / "warehouse" / "dbt_target").is_dir()
+    assert (force_dir / "warehouse" / "wmp.duckdb").exists() and list((force_dir / "dbt" / "target").glob("wmp_dbt_models-*/dbt.log"))
     catalogue = data / "analyst" / "national_catalogue.duckdb"
     with duckdb.connect(str(catalogue), read_only=True) as con:
         status = dict(con.execute("SELECT force, status FROM catalogue_forces").fetchall())
